@@ -1,0 +1,198 @@
+package esclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/elastic/go-elasticsearch/v7"
+)
+
+// Config describes one domain connection. Zero values are the defaults.
+type Config struct {
+	// Endpoint is the domain URL, e.g. https://search-logs-abc.eu-west-1.es.amazonaws.com.
+	// Plain http:// is accepted for local engines.
+	Endpoint string
+	// Region overrides the region parsed from the endpoint host.
+	Region string
+	// Unsigned sends requests without SigV4, for local engines.
+	Unsigned bool
+	// Credentials signs requests; required unless Unsigned. Wrap it in
+	// aws.NewCredentialsCache so Lambda's temporary credentials are reused.
+	Credentials aws.CredentialsProvider
+	// RequestTimeout bounds one attempt (default 30s); the context deadline
+	// less DeadlineMargin bounds it further.
+	RequestTimeout time.Duration
+	// DeadlineMargin is kept free before the context deadline (default 2s).
+	DeadlineMargin time.Duration
+	// MaxAttempts is the most attempts per request (default 4).
+	MaxAttempts int
+	// BaseBackoff and MaxBackoff shape exponential backoff (default 250ms, 8s).
+	BaseBackoff, MaxBackoff time.Duration
+	// Base is the innermost transport (default: a clone of http.DefaultTransport).
+	Base http.RoundTripper
+	// Now and Sleep are injectable for tests.
+	Now   func() time.Time
+	Sleep func(context.Context, time.Duration) error
+}
+
+// Client is a go-elasticsearch client plus the small request helper essnap's
+// operations use, so that names are escaped and errors typed in one place.
+type Client struct {
+	ES       *elasticsearch.Client
+	endpoint *url.URL
+	// Region is the signing region in use ("" when unsigned).
+	Region string
+}
+
+// ValidateEndpoint checks an endpoint URL and returns it parsed; the error
+// names the problem and the expected form.
+func ValidateEndpoint(raw string) (*url.URL, error) {
+	if strings.TrimSpace(raw) == "" {
+		return nil, errors.New("endpoint is empty; set it to the domain endpoint, e.g. https://search-logs-abc123.eu-west-1.es.amazonaws.com")
+	}
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("endpoint %q is not a URL; use https://HOST (the domain endpoint from the console, with https://)", raw)
+	}
+	if u.Path != "" && u.Path != "/" {
+		return nil, fmt.Errorf("endpoint %q has a path; use only scheme and host, e.g. https://%s", raw, u.Host)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("endpoint %q carries credentials; remove them: essnap signs with IAM", u.Redacted())
+	}
+	u.Path = ""
+	return u, nil
+}
+
+// New builds the decorated transport and the go-elasticsearch client.
+func New(cfg Config) (*Client, error) {
+	u, err := ValidateEndpoint(cfg.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleepCtx
+	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = 30 * time.Second
+	}
+	if cfg.DeadlineMargin == 0 {
+		cfg.DeadlineMargin = 2 * time.Second
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 4
+	}
+	if cfg.BaseBackoff <= 0 {
+		cfg.BaseBackoff = 250 * time.Millisecond
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 8 * time.Second
+	}
+	base := cfg.Base
+	if base == nil {
+		base = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	c := &Client{endpoint: u}
+	rt := base
+	if !cfg.Unsigned {
+		if cfg.Credentials == nil {
+			return nil, errors.New("no AWS credentials provider; set unsigned=true only for local engines")
+		}
+		c.Region = cfg.Region
+		if c.Region == "" {
+			if c.Region, err = RegionFromHost(u.Host); err != nil {
+				return nil, err
+			}
+		}
+		rt = &signer{next: rt, creds: cfg.Credentials, v4: v4.NewSigner(), region: c.Region, now: cfg.Now}
+	}
+	rt = hygiene{next: rt}
+	rt = productHeader{next: rt}
+	rt = deadline{next: rt, timeout: cfg.RequestTimeout, margin: cfg.DeadlineMargin, now: cfg.Now}
+	rt = &retry{next: rt, maxAttempts: cfg.MaxAttempts, base: cfg.BaseBackoff, max: cfg.MaxBackoff, sleep: cfg.Sleep, jitter: fullJitter}
+
+	es, err := elasticsearch.NewClient(elasticsearch.Config{
+		Addresses:    []string{u.String()},
+		Transport:    rt,
+		DisableRetry: true, // the retry decorator owns retries
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build client for %s: %w", u.Host, err)
+	}
+	c.ES = es
+	return c, nil
+}
+
+// Path joins escaped path segments, so that names with date math
+// (<nightly-{now/d}>) or slashes reach the engine intact and are signed as sent.
+func Path(segments ...string) string {
+	var b strings.Builder
+	for _, s := range segments {
+		b.WriteByte('/')
+		b.WriteString(url.PathEscape(s))
+	}
+	return b.String()
+}
+
+// Do sends one request and decodes a 2xx JSON answer into out (if not nil).
+// path must come from Path. Non-2xx answers return *APIError.
+func (c *Client) Do(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		buf, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("encode %s %s body: %w", method, path, err)
+		}
+		rd = bytes.NewReader(buf)
+	}
+	u := *c.endpoint
+	u.RawPath = path
+	p, err := url.PathUnescape(path)
+	if err != nil {
+		return fmt.Errorf("bad path %q: %w", path, err)
+	}
+	u.Path = p
+	u.RawQuery = query.Encode()
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	res, err := c.ES.Perform(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		return fmt.Errorf("%s %s: read answer: %w", method, path, err)
+	}
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		return ParseError(method, path, res.StatusCode, data)
+	}
+	if out == nil || len(data) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+	}
+	return nil
+}
+
+func asAPIError(err error, target **APIError) bool { return errors.As(err, target) }

@@ -1,0 +1,142 @@
+package failure
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/essnap/essnap/pkg/esclient"
+	"github.com/essnap/essnap/pkg/snapshot"
+)
+
+// Detail is what every typed error carries: the message plus, when an
+// engine answered, its status, error type and reason.
+type Detail struct {
+	Message string `json:"message"`
+	Status  int    `json:"status,omitempty"`
+	Type    string `json:"type,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	cause   error
+}
+
+// Error returns the message, which already names the failed operation.
+func (d *Detail) Error() string { return d.Message }
+
+// Unwrap keeps the cause reachable with errors.Is/As.
+func (d *Detail) Unwrap() error { return d.cause }
+
+// Each type below is distinct only by name, which is what Step Functions sees.
+type (
+	// ValidationError: fix the input; retrying cannot help.
+	ValidationError struct{ *Detail }
+	// AccessDeniedError: fix IAM or role mapping; retrying cannot help.
+	AccessDeniedError struct{ *Detail }
+	// RepositoryMissingError: run register-repo first.
+	RepositoryMissingError struct{ *Detail }
+	// SnapshotMissingError: the named snapshot, or any SUCCESS one, is absent.
+	SnapshotMissingError struct{ *Detail }
+	// ConcurrentSnapshotError: wait and retry; something else holds the repository.
+	ConcurrentSnapshotError struct{ *Detail }
+	// IndexConflictError: restore targets exist; rename or remove them.
+	IndexConflictError struct{ *Detail }
+	// SnapshotFailedError: the snapshot is PARTIAL or FAILED; never build on it.
+	SnapshotFailedError struct{ *Detail }
+	// VersionMismatchError: the target engine is older than the source.
+	VersionMismatchError struct{ *Detail }
+	// EngineUnavailableError: transient; retry with backoff.
+	EngineUnavailableError struct{ *Detail }
+	// EngineError: any other refusal, with the engine's type and reason.
+	EngineError struct{ *Detail }
+)
+
+func detail(msg string, cause error) *Detail {
+	d := &Detail{Message: msg, cause: cause}
+	var ae *esclient.APIError
+	if errors.As(cause, &ae) {
+		d.Status, d.Type, d.Reason = ae.Status, ae.Type, ae.Reason
+	}
+	return d
+}
+
+// Validation builds a ValidationError from a list of problems, so that all
+// of them are reported at once.
+func Validation(what string, problems []string) error {
+	return &ValidationError{detail(what+": "+strings.Join(problems, "; "), nil)}
+}
+
+// SnapshotFailed builds the error for a snapshot that ended badly.
+func SnapshotFailed(msg string) error { return &SnapshotFailedError{detail(msg, nil)} }
+
+// VersionMismatch builds the error for an impossible migration direction.
+func VersionMismatch(msg string) error { return &VersionMismatchError{detail(msg, nil)} }
+
+// Classify turns any error into one of the typed errors, keeping the
+// message (with its context) and the cause.
+func Classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if IsTyped(err) {
+		return err
+	}
+	msg := err.Error()
+	d := detail(msg, err)
+	var ce *snapshot.CollisionError
+	if errors.As(err, &ce) {
+		return &IndexConflictError{d}
+	}
+	if errors.Is(err, snapshot.ErrOutcomeUnknown) || errors.Is(err, context.DeadlineExceeded) {
+		return &EngineUnavailableError{d}
+	}
+	var ae *esclient.APIError
+	if !errors.As(err, &ae) {
+		if strings.Contains(msg, "cannot retrieve informations") || strings.Contains(msg, "connect") || strings.Contains(msg, "EOF") {
+			return &EngineUnavailableError{d}
+		}
+		return &EngineError{d}
+	}
+	text := ae.Type + " " + ae.RootCause + " " + ae.Reason
+	switch {
+	case ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden || ae.Type == "security_exception" ||
+		strings.Contains(ae.Reason, "not authorized") || strings.Contains(ae.Reason, "role_arn is needed"):
+		return &AccessDeniedError{d}
+	case strings.Contains(text, "repository_missing_exception"):
+		return &RepositoryMissingError{d}
+	case strings.Contains(text, "snapshot_missing_exception") || strings.Contains(ae.Reason, "snapshot does not exist"):
+		return &SnapshotMissingError{d}
+	case strings.Contains(text, "concurrent_snapshot_execution_exception") || strings.Contains(text, "snapshot_in_progress_exception") ||
+		strings.Contains(ae.Reason, "is already running") || (ae.Status == http.StatusServiceUnavailable && strings.Contains(ae.Reason, "delet")):
+		return &ConcurrentSnapshotError{d}
+	case strings.Contains(ae.Reason, "an open index with same name already exists") || strings.Contains(ae.Reason, "are renamed into the same index") ||
+		strings.Contains(ae.Reason, "alias") && strings.Contains(ae.Type, "restore"):
+		return &IndexConflictError{d}
+	case strings.Contains(ae.Reason, "which is higher than the version of this node") || strings.Contains(ae.Reason, "cannot restore index") && strings.Contains(ae.Reason, "version"):
+		return &VersionMismatchError{d}
+	case ae.Status == http.StatusTooManyRequests || ae.Status >= 500 && (ae.Source == esclient.SourceHTTP || ae.Status != http.StatusInternalServerError):
+		return &EngineUnavailableError{d}
+	case ae.Status == http.StatusBadRequest:
+		return &ValidationError{d}
+	}
+	return &EngineError{d}
+}
+
+// IsTyped reports whether err already is one of this package's types.
+func IsTyped(err error) bool {
+	switch err.(type) {
+	case *ValidationError, *AccessDeniedError, *RepositoryMissingError, *SnapshotMissingError,
+		*ConcurrentSnapshotError, *IndexConflictError, *SnapshotFailedError, *VersionMismatchError,
+		*EngineUnavailableError, *EngineError:
+		return true
+	}
+	return false
+}
+
+// Retryable reports whether Step Functions should retry this error.
+func Retryable(err error) bool {
+	switch Classify(err).(type) {
+	case *ConcurrentSnapshotError, *EngineUnavailableError:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,73 @@
+package handler
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/essnap/essnap/pkg/esclient"
+	"github.com/essnap/essnap/pkg/snapshot"
+)
+
+// LazyCredentials loads the default AWS credential chain on first use only,
+// so cold starts and unsigned local runs pay nothing for it. The chain's
+// provider is already wrapped in a cache, which keeps Lambda's temporary
+// credentials until shortly before they expire.
+func LazyCredentials() aws.CredentialsProvider {
+	var once sync.Once
+	var prov aws.CredentialsProvider
+	var loadErr error
+	return aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
+		once.Do(func() {
+			cfg, err := config.LoadDefaultConfig(ctx)
+			if err != nil {
+				loadErr = fmt.Errorf("load AWS configuration: %w", err)
+				return
+			}
+			prov = cfg.Credentials
+		})
+		if loadErr != nil {
+			return aws.Credentials{}, loadErr
+		}
+		if prov == nil {
+			return aws.Credentials{}, fmt.Errorf("no AWS credentials found in the default chain")
+		}
+		return prov.Retrieve(ctx)
+	})
+}
+
+// SignedConnector connects through esclient: SigV4 with creds unless the
+// domain is unsigned. Clients are reused per domain across warm invocations.
+func SignedConnector(creds aws.CredentialsProvider) Connector {
+	var mu sync.Mutex
+	cache := map[Domain]Operations{}
+	return func(_ context.Context, d Domain) (Operations, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if ops, ok := cache[d]; ok {
+			return ops, nil
+		}
+		c, err := esclient.New(esclient.Config{Endpoint: d.Endpoint, Region: d.Region, Unsigned: d.Unsigned, Credentials: creds})
+		if err != nil {
+			return nil, err
+		}
+		ops := snapshot.Ops{C: c}
+		cache[d] = ops
+		return ops, nil
+	}
+}
+
+// ProductionDeps is what every function's main wires: JSON logs to stdout,
+// the real clock, the environment, and signed clients.
+func ProductionDeps() Deps {
+	return Deps{
+		Connect: SignedConnector(LazyCredentials()),
+		Clock:   SystemClock{},
+		Log:     slog.New(slog.NewJSONHandler(os.Stdout, nil)),
+		Getenv:  os.Getenv,
+	}
+}

@@ -1,0 +1,137 @@
+package handler
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/essnap/essnap/pkg/failure"
+	"github.com/essnap/essnap/pkg/snapshot"
+)
+
+// RestoreEvent is restore's input. {} restores every non-system index of
+// the newest SUCCESS snapshot under its own name, and refuses if any exists.
+type RestoreEvent struct {
+	domainFields
+	Repository           *string        `json:"repository"`
+	Snapshot             *string        `json:"snapshot"`
+	Indices              []string       `json:"indices"`
+	RenamePattern        *string        `json:"rename_pattern"`
+	RenameReplacement    *string        `json:"rename_replacement"`
+	RenamePrefix         *string        `json:"rename_prefix"`
+	RenameSuffix         *string        `json:"rename_suffix"`
+	IndexSettings        map[string]any `json:"index_settings"`
+	IgnoreIndexSettings  []string       `json:"ignore_index_settings"`
+	IncludeAliases       *bool          `json:"include_aliases"`
+	IncludeGlobalState   *bool          `json:"include_global_state"`
+	IncludeSystemIndices *bool          `json:"include_system_indices"`
+	Partial              *bool          `json:"partial"`
+	DryRun               *bool          `json:"dry_run"`
+}
+
+// RestoreConfig is the resolved restore configuration.
+type RestoreConfig struct {
+	domainConfig
+	Repository, Snapshot string
+	Indices              []string
+	Rename               snapshot.Rename
+	IndexSettings        map[string]any
+	IgnoreIndexSettings  []string
+	IncludeAliases       bool
+	IncludeGlobalState   bool
+	IncludeSystemIndices bool
+	Partial, DryRun      bool
+	errs                 problems
+}
+
+// NewRestoreConfig applies defaults, environment and event, in that order.
+func NewRestoreConfig(getenv func(string) string, ev RestoreEvent) RestoreConfig {
+	c := RestoreConfig{Repository: "essnap", Snapshot: "latest"}
+	e := env{get: getenv, errs: &c.errs}
+	c.fromEnv(e)
+	e.str("ESSNAP_REPOSITORY", &c.Repository)
+	e.str("ESSNAP_RESTORE_RENAME_SUFFIX", &c.Rename.Suffix)
+	c.fromEvent(ev.domainFields)
+	set(&c.Repository, ev.Repository)
+	set(&c.Snapshot, ev.Snapshot)
+	c.Indices = ev.Indices
+	if ev.RenamePattern != nil || ev.RenameReplacement != nil || ev.RenamePrefix != nil || ev.RenameSuffix != nil {
+		c.Rename = snapshot.Rename{} // an event rename replaces the default entirely
+	}
+	set(&c.Rename.Pattern, ev.RenamePattern)
+	set(&c.Rename.Replacement, ev.RenameReplacement)
+	set(&c.Rename.Prefix, ev.RenamePrefix)
+	set(&c.Rename.Suffix, ev.RenameSuffix)
+	c.IndexSettings = ev.IndexSettings
+	c.IgnoreIndexSettings = ev.IgnoreIndexSettings
+	set(&c.IncludeAliases, ev.IncludeAliases)
+	set(&c.IncludeGlobalState, ev.IncludeGlobalState)
+	set(&c.IncludeSystemIndices, ev.IncludeSystemIndices)
+	set(&c.Partial, ev.Partial)
+	set(&c.DryRun, ev.DryRun)
+	return c
+}
+
+// Validate reports every problem at once and compiles the rename.
+func (c RestoreConfig) Validate() (*snapshot.Renamer, error) {
+	p := append(problems(nil), c.errs...)
+	c.validate(&p)
+	if err := snapshot.ValidateRepositoryName("repository", c.Repository); err != nil {
+		p.add("%v", err)
+	}
+	if c.Snapshot != "latest" && c.Snapshot != "" {
+		if err := snapshot.ValidateName("snapshot", c.Snapshot); err != nil {
+			p.add("%v (or use \"latest\" for the newest SUCCESS snapshot)", err)
+		}
+	}
+	for i, ix := range c.Indices {
+		if ix == "" {
+			p.add("indices[%d] is empty; remove it or give a pattern such as logs-*", i)
+		}
+	}
+	rn, err := c.Rename.Compile()
+	if err != nil {
+		p.add("%v", err)
+	}
+	for k := range c.IndexSettings {
+		if len(k) < 6 || k[:6] != "index." {
+			p.add("index_settings key %q must be a full index setting name such as index.number_of_replicas", k)
+		}
+	}
+	if c.IncludeGlobalState && c.IncludeSystemIndices {
+		p.add("include_global_state with include_system_indices would overwrite the domain's security and dashboards configuration; on domains with fine-grained access control both fail; set at most one")
+	}
+	if len(p) > 0 {
+		return nil, failure.Validation("restore", p)
+	}
+	return rn, nil
+}
+
+// Restore is the restore handler.
+type Restore struct{ Deps }
+
+// Invoke plans, pre-flights and starts the restore (non-blocking).
+func (h Restore) Invoke(ctx context.Context, raw json.RawMessage) (snapshot.RestoreResult, error) {
+	var ev RestoreEvent
+	if err := decodeEvent(raw, &ev); err != nil {
+		return snapshot.RestoreResult{}, err
+	}
+	c := NewRestoreConfig(h.Getenv, ev)
+	rn, err := c.Validate()
+	if err != nil {
+		return snapshot.RestoreResult{}, err
+	}
+	ops, err := h.connect(ctx, c.Domain)
+	if err != nil {
+		return snapshot.RestoreResult{}, err
+	}
+	res, err := ops.Restore(ctx, c.Repository, c.Snapshot, snapshot.RestoreOptions{
+		Indices: c.Indices, Rename: rn, IndexSettings: c.IndexSettings, IgnoreIndexSettings: c.IgnoreIndexSettings,
+		IncludeAliases: c.IncludeAliases, IncludeGlobalState: c.IncludeGlobalState, IncludeSystem: c.IncludeSystemIndices,
+		Partial: c.Partial, DryRun: c.DryRun,
+	})
+	if err != nil {
+		return res, h.fail(ctx, "restore", err)
+	}
+	h.Log.InfoContext(ctx, "restore", "repository", res.Repository, "snapshot", res.Snapshot, "indices", len(res.Indices), "accepted", res.Accepted, "dry_run", res.DryRun)
+	return res, nil
+}

@@ -1,0 +1,169 @@
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+
+	"github.com/essnap/essnap/pkg/failure"
+	"github.com/essnap/essnap/pkg/snapshot"
+)
+
+// SnapshotEvent is take-snapshot's input. {} takes the nightly snapshot the
+// stack's environment describes; the schedule sends {"trigger":"schedule"}.
+type SnapshotEvent struct {
+	domainFields
+	Repository         *string        `json:"repository"`
+	Snapshot           *string        `json:"snapshot"`
+	Indices            []string       `json:"indices"`
+	IgnoreUnavailable  *bool          `json:"ignore_unavailable"`
+	IncludeGlobalState *bool          `json:"include_global_state"`
+	Partial            *bool          `json:"partial"`
+	WaitForCompletion  *bool          `json:"wait_for_completion"`
+	Trigger            *string        `json:"trigger"`
+	Execution          *string        `json:"execution"`
+	Metadata           map[string]any `json:"metadata"`
+}
+
+// SnapshotConfig is the resolved take-snapshot configuration.
+type SnapshotConfig struct {
+	domainConfig
+	Repository, NameTemplate, Trigger, Execution string
+	Indices                                      []string
+	IgnoreUnavailable, IncludeGlobalState        bool
+	Partial, WaitForCompletion                   bool
+	Metadata                                     map[string]any
+	errs                                         problems
+}
+
+// Triggers essnap records in snapshot metadata.
+var triggers = map[string]bool{"schedule": true, "console": true, "workflow": true, "api": true}
+
+// NewSnapshotConfig applies defaults, environment and event, in that order.
+func NewSnapshotConfig(getenv func(string) string, ev SnapshotEvent) SnapshotConfig {
+	c := SnapshotConfig{Repository: "essnap", NameTemplate: "nightly-{now/d}", Trigger: "console", IgnoreUnavailable: true}
+	e := env{get: getenv, errs: &c.errs}
+	c.fromEnv(e)
+	e.str("ESSNAP_REPOSITORY", &c.Repository)
+	e.str("ESSNAP_SNAPSHOT_NAME", &c.NameTemplate)
+	e.list("ESSNAP_INDICES", &c.Indices)
+	c.fromEvent(ev.domainFields)
+	set(&c.Repository, ev.Repository)
+	set(&c.NameTemplate, ev.Snapshot)
+	if ev.Indices != nil {
+		c.Indices = ev.Indices
+	}
+	set(&c.IgnoreUnavailable, ev.IgnoreUnavailable)
+	set(&c.IncludeGlobalState, ev.IncludeGlobalState)
+	set(&c.Partial, ev.Partial)
+	set(&c.WaitForCompletion, ev.WaitForCompletion)
+	set(&c.Trigger, ev.Trigger)
+	set(&c.Execution, ev.Execution)
+	c.Metadata = ev.Metadata
+	return c
+}
+
+// Validate reports every problem at once and resolves the snapshot name.
+func (c SnapshotConfig) Validate(now func() (name string, err error)) (string, error) {
+	p := append(problems(nil), c.errs...)
+	c.validate(&p)
+	if err := snapshot.ValidateRepositoryName("repository", c.Repository); err != nil {
+		p.add("%v", err)
+	}
+	name, err := now()
+	if err != nil {
+		p.add("%v", err)
+	}
+	for i, ix := range c.Indices {
+		if ix == "" {
+			p.add("indices[%d] is empty; remove it or give a pattern such as logs-*", i)
+		}
+	}
+	if !triggers[c.Trigger] {
+		p.add("trigger %q is unknown; use schedule, console, workflow or api", c.Trigger)
+	}
+	for k := range c.Metadata {
+		if k == "essnap" {
+			p.add("metadata key \"essnap\" is reserved; essnap records the trigger and options there")
+		}
+	}
+	if len(p) > 0 {
+		return "", failure.Validation("take-snapshot", p)
+	}
+	return name, nil
+}
+
+// TakeSnapshot is the take-snapshot handler.
+type TakeSnapshot struct{ Deps }
+
+// SnapshotResult is what take-snapshot returns: enough for Step Functions to
+// poll (repository, snapshot, state) and for an operator to read.
+type SnapshotResult struct {
+	Repository string   `json:"repository"`
+	Snapshot   string   `json:"snapshot"`
+	State      string   `json:"state"`
+	Existing   bool     `json:"existing"`
+	Recovered  bool     `json:"recovered,omitempty"`
+	Indices    []string `json:"indices,omitempty"`
+	StartTime  string   `json:"start_time,omitempty"`
+	Shards     struct {
+		Total      int `json:"total"`
+		Failed     int `json:"failed"`
+		Successful int `json:"successful"`
+	} `json:"shards"`
+	Failures []snapshot.ShardFailure `json:"failures,omitempty"`
+}
+
+// Invoke starts (or finds) the snapshot for this period.
+func (h TakeSnapshot) Invoke(ctx context.Context, raw json.RawMessage) (SnapshotResult, error) {
+	var ev SnapshotEvent
+	if err := decodeEvent(raw, &ev); err != nil {
+		return SnapshotResult{}, err
+	}
+	c := NewSnapshotConfig(h.Getenv, ev)
+	now := h.Clock.Now()
+	name, err := c.Validate(func() (string, error) { return snapshot.ResolveName("snapshot", c.NameTemplate, now) })
+	if err != nil {
+		return SnapshotResult{}, err
+	}
+	ops, err := h.connect(ctx, c.Domain)
+	if err != nil {
+		return SnapshotResult{}, err
+	}
+	meta := maps.Clone(c.Metadata)
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	meta["essnap"] = map[string]any{
+		"trigger":      c.Trigger,
+		"execution":    c.Execution,
+		"template":     c.NameTemplate,
+		"indices":      c.Indices,
+		"requested_at": now.UTC().Format("2006-01-02T15:04:05Z"),
+	}
+	res, err := ops.CreateSnapshot(ctx, c.Repository, name, snapshot.CreateOptions{
+		Indices: c.Indices, IgnoreUnavailable: c.IgnoreUnavailable, IncludeGlobalState: c.IncludeGlobalState,
+		Partial: c.Partial, Metadata: meta, WaitForCompletion: c.WaitForCompletion,
+	})
+	if err != nil {
+		return SnapshotResult{}, h.fail(ctx, "take-snapshot", err)
+	}
+	out := SnapshotResult{Repository: c.Repository, Snapshot: res.Snapshot, State: res.State, Existing: res.Existing, Recovered: res.Recovered, Indices: res.Indices, Failures: res.Failures}
+	out.Shards.Total, out.Shards.Failed, out.Shards.Successful = res.Shards.Total, res.Shards.Failed, res.Shards.Successful
+	if res.StartTimeMillis > 0 {
+		out.StartTime = res.Start().Format("2006-01-02T15:04:05Z")
+	}
+	h.Log.InfoContext(ctx, "snapshot", "repository", c.Repository, "snapshot", out.Snapshot, "state", out.State, "existing", out.Existing, "trigger", c.Trigger)
+	if out.State == snapshot.StatePartial || out.State == snapshot.StateFailed {
+		return out, h.fail(ctx, "take-snapshot", failure.SnapshotFailed(fmt.Sprintf("snapshot %s/%s ended %s: %d of %d shards failed%s", c.Repository, out.Snapshot, out.State, out.Shards.Failed, out.Shards.Total, firstFailure(out.Failures))))
+	}
+	return out, nil
+}
+
+func firstFailure(f []snapshot.ShardFailure) string {
+	if len(f) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (first: index %s shard %d: %s)", f[0].Index, f[0].ShardID, f[0].Reason)
+}

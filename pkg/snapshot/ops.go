@@ -1,0 +1,405 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/essnap/essnap/pkg/esclient"
+)
+
+// Snapshot states as the engines report them.
+const (
+	StateSuccess      = "SUCCESS"
+	StatePartial      = "PARTIAL"
+	StateFailed       = "FAILED"
+	StateInProgress   = "IN_PROGRESS"
+	StateIncompatible = "INCOMPATIBLE"
+)
+
+// Ops runs snapshot operations on one domain. It holds no state besides the
+// client, so one value serves a whole function invocation.
+type Ops struct {
+	C *esclient.Client
+}
+
+// ShardFailure explains why a snapshot is PARTIAL or FAILED.
+type ShardFailure struct {
+	Index   string `json:"index"`
+	ShardID int    `json:"shard_id"`
+	Reason  string `json:"reason"`
+	Status  string `json:"status"`
+}
+
+// Info is one snapshot as GET _snapshot/r/s reports it. Every field but
+// Snapshot is optional because verbose=false listings carry only a few.
+type Info struct {
+	Snapshot        string         `json:"snapshot"`
+	UUID            string         `json:"uuid,omitempty"`
+	State           string         `json:"state,omitempty"`
+	Version         string         `json:"version,omitempty"`
+	Indices         []string       `json:"indices,omitempty"`
+	StartTimeMillis int64          `json:"start_time_in_millis,omitempty"`
+	EndTimeMillis   int64          `json:"end_time_in_millis,omitempty"`
+	DurationMillis  int64          `json:"duration_in_millis,omitempty"`
+	Failures        []ShardFailure `json:"failures,omitempty"`
+	Shards          struct {
+		Total      int `json:"total"`
+		Failed     int `json:"failed"`
+		Successful int `json:"successful"`
+	} `json:"shards"`
+	Metadata map[string]any `json:"metadata,omitempty"`
+}
+
+// Start is the snapshot's start time.
+func (i Info) Start() time.Time { return time.UnixMilli(i.StartTimeMillis).UTC() }
+
+// Version is what GET / says about the engine; migrations compare it.
+type Version struct {
+	Distribution string `json:"distribution"` // "opensearch" or "elasticsearch"
+	Number       string `json:"number"`
+}
+
+// EngineVersion reads the engine's distribution and version.
+func (o Ops) EngineVersion(ctx context.Context) (Version, error) {
+	var r struct {
+		Version struct {
+			Distribution string `json:"distribution"`
+			Number       string `json:"number"`
+		} `json:"version"`
+	}
+	if err := o.C.Do(ctx, http.MethodGet, "/", nil, nil, &r); err != nil {
+		return Version{}, fmt.Errorf("read engine version: %w", err)
+	}
+	v := Version{Distribution: r.Version.Distribution, Number: r.Version.Number}
+	if v.Distribution == "" {
+		v.Distribution = "elasticsearch"
+	}
+	return v, nil
+}
+
+// RepositorySpec is a repository to register.
+type RepositorySpec struct {
+	Name     string
+	Type     string // s3 or fs
+	Settings map[string]any
+	// Verify asks every node to write to the repository after registering.
+	Verify bool
+}
+
+// RegisterResult says what registration changed.
+type RegisterResult struct {
+	Repository  string `json:"repository"`
+	Status      string `json:"status"` // created, updated or unchanged
+	Verified    bool   `json:"verified"`
+	VerifyError string `json:"verify_error,omitempty"`
+}
+
+// RegisterRepository registers a repository idempotently: an identical one
+// is left alone, a different one updated. Registration itself never verifies
+// (on AWS a failed verification can leave the repository registered anyway);
+// verification runs after, retried once, and is reported separately.
+func (o Ops) RegisterRepository(ctx context.Context, spec RepositorySpec) (RegisterResult, error) {
+	res := RegisterResult{Repository: spec.Name}
+	p := esclient.Path("_snapshot", spec.Name)
+	var cur map[string]struct {
+		Type     string         `json:"type"`
+		Settings map[string]any `json:"settings"`
+	}
+	err := o.C.Do(ctx, http.MethodGet, p, nil, nil, &cur)
+	switch {
+	case esclient.IsType(err, "repository_missing_exception"):
+		res.Status = "created"
+	case err != nil:
+		return res, fmt.Errorf("register %s: read current repository: %w", spec.Name, err)
+	default:
+		if c, ok := cur[spec.Name]; ok && c.Type == spec.Type && sameSettings(c.Settings, spec.Settings) {
+			res.Status = "unchanged"
+		} else {
+			res.Status = "updated"
+		}
+	}
+	if res.Status != "unchanged" {
+		body := map[string]any{"type": spec.Type, "settings": spec.Settings}
+		q := url.Values{"verify": {"false"}}
+		if err := o.C.Do(esclient.WithIdempotent(ctx), http.MethodPut, p, q, body, nil); err != nil {
+			return res, fmt.Errorf("register %s: %w", spec.Name, err)
+		}
+	}
+	if spec.Verify {
+		var verr error
+		for attempt := 0; attempt < 2; attempt++ {
+			if verr = o.C.Do(ctx, http.MethodPost, p+"/_verify", nil, nil, nil); verr == nil {
+				res.Verified = true
+				break
+			}
+			if !esclient.IsType(verr, "repository_verification_exception") {
+				break
+			}
+		}
+		if verr != nil {
+			res.VerifyError = verr.Error()
+		}
+	}
+	return res, nil
+}
+
+// sameSettings compares settings as strings, since engines echo every
+// setting back as a string ("readonly":"true").
+func sameSettings(a, b map[string]any) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range b {
+		if fmt.Sprint(a[k]) != fmt.Sprint(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// CreateOptions are the snapshot request's options.
+type CreateOptions struct {
+	Indices            []string
+	IgnoreUnavailable  bool
+	IncludeGlobalState bool
+	Partial            bool
+	Metadata           map[string]any
+	WaitForCompletion  bool
+}
+
+// CreateResult is the snapshot a create produced or found.
+type CreateResult struct {
+	Info
+	// Existing is true when the snapshot already existed or was running:
+	// a rerun or duplicate delivery, nothing new was started.
+	Existing bool `json:"existing"`
+	// Recovered is true when the create's answer was lost (502/504/timeout)
+	// and the snapshot was found by checking instead of sending it again.
+	Recovered bool `json:"recovered,omitempty"`
+}
+
+// ErrOutcomeUnknown marks a create or restore whose answer was lost and
+// whose effect could not be seen afterwards: a rerun is safe (names are
+// fixed) but nothing can be claimed.
+var ErrOutcomeUnknown = errors.New("outcome unknown")
+
+// outcomeUnknown reports whether err means the request may or may not have
+// run: a gateway error or a transport failure after sending.
+func outcomeUnknown(err error) bool {
+	var ae *esclient.APIError
+	if errors.As(err, &ae) {
+		return ae.Status == http.StatusBadGateway || ae.Status == http.StatusGatewayTimeout
+	}
+	return err != nil
+}
+
+// CreateSnapshot starts a snapshot (non-blocking unless asked). A snapshot of
+// the same name that exists or runs is returned instead of an error; after a
+// lost answer the state is checked rather than the create sent again.
+func (o Ops) CreateSnapshot(ctx context.Context, repo, name string, opt CreateOptions) (CreateResult, error) {
+	body := map[string]any{
+		"ignore_unavailable":   opt.IgnoreUnavailable,
+		"include_global_state": opt.IncludeGlobalState,
+		"partial":              opt.Partial,
+	}
+	if len(opt.Indices) > 0 {
+		body["indices"] = strings.Join(opt.Indices, ",")
+	}
+	if len(opt.Metadata) > 0 {
+		body["metadata"] = opt.Metadata
+	}
+	q := url.Values{"wait_for_completion": {strconv.FormatBool(opt.WaitForCompletion)}}
+	var ans struct {
+		Snapshot *Info `json:"snapshot"`
+	}
+	err := o.C.Do(ctx, http.MethodPut, esclient.Path("_snapshot", repo, name), q, body, &ans)
+	switch {
+	case err == nil:
+		if ans.Snapshot != nil {
+			return CreateResult{Info: *ans.Snapshot}, nil
+		}
+		info, gerr := o.GetSnapshot(ctx, repo, name)
+		if gerr != nil {
+			return CreateResult{Info: Info{Snapshot: name, State: StateInProgress}}, nil
+		}
+		return CreateResult{Info: info}, nil
+	case esclient.IsType(err, "invalid_snapshot_name_exception") && (strings.Contains(err.Error(), "already exists") || strings.Contains(err.Error(), "already in-progress")):
+		info, gerr := o.GetSnapshot(ctx, repo, name)
+		if gerr != nil {
+			return CreateResult{}, fmt.Errorf("snapshot %s/%s exists but cannot be read: %w", repo, name, gerr)
+		}
+		return CreateResult{Info: info, Existing: true}, nil
+	case outcomeUnknown(err) && ctx.Err() == nil:
+		var ae *esclient.APIError
+		if errors.As(err, &ae) || !errors.Is(err, context.DeadlineExceeded) {
+			info, gerr := o.GetSnapshot(ctx, repo, name)
+			if gerr == nil {
+				return CreateResult{Info: info, Recovered: true}, nil
+			}
+			if !esclient.IsType(gerr, "snapshot_missing_exception") {
+				return CreateResult{}, fmt.Errorf("snapshot %s/%s: %w: the create failed (%v) and the check failed too: %v", repo, name, ErrOutcomeUnknown, err, gerr)
+			}
+		}
+		return CreateResult{}, fmt.Errorf("snapshot %s/%s: %w: the create failed (%v) and no such snapshot exists; rerunning is safe: %w", repo, name, ErrOutcomeUnknown, err, err)
+	default:
+		return CreateResult{}, fmt.Errorf("snapshot %s/%s: %w", repo, name, err)
+	}
+}
+
+// GetSnapshot reads one snapshot. Unlike _status, it reports PARTIAL.
+func (o Ops) GetSnapshot(ctx context.Context, repo, name string) (Info, error) {
+	var ans struct {
+		Snapshots []Info `json:"snapshots"`
+	}
+	if err := o.C.Do(ctx, http.MethodGet, esclient.Path("_snapshot", repo, name), nil, nil, &ans); err != nil {
+		return Info{}, fmt.Errorf("get snapshot %s/%s: %w", repo, name, err)
+	}
+	if len(ans.Snapshots) == 0 {
+		return Info{}, &esclient.APIError{Method: http.MethodGet, Path: esclient.Path("_snapshot", repo, name), Status: 404, Source: esclient.SourceEngine, Type: "snapshot_missing_exception", Reason: fmt.Sprintf("[%s:%s] is missing", repo, name)}
+	}
+	return ans.Snapshots[0], nil
+}
+
+// Progress is a running snapshot's progress from _status; State comes from
+// GET _snapshot, because _status reports a finished PARTIAL as SUCCESS.
+type Progress struct {
+	Info
+	TotalBytes     int64 `json:"total_bytes"`
+	ProcessedBytes int64 `json:"processed_bytes"`
+	TotalFiles     int64 `json:"total_files"`
+	ShardsDone     int   `json:"shards_done"`
+	ShardsTotal    int   `json:"shards_total"`
+}
+
+// Status combines GET _snapshot (truthful state) with _status (sizes).
+func (o Ops) Status(ctx context.Context, repo, name string) (Progress, error) {
+	info, err := o.GetSnapshot(ctx, repo, name)
+	if err != nil {
+		return Progress{}, err
+	}
+	p := Progress{Info: info}
+	var ans struct {
+		Snapshots []struct {
+			ShardsStats struct {
+				Done  int `json:"done"`
+				Total int `json:"total"`
+			} `json:"shards_stats"`
+			Stats struct {
+				Total struct {
+					FileCount   int64 `json:"file_count"`
+					SizeInBytes int64 `json:"size_in_bytes"`
+				} `json:"total"`
+				Processed struct {
+					SizeInBytes int64 `json:"size_in_bytes"`
+				} `json:"processed"`
+			} `json:"stats"`
+		} `json:"snapshots"`
+	}
+	if err := o.C.Do(ctx, http.MethodGet, esclient.Path("_snapshot", repo, name, "_status"), nil, nil, &ans); err != nil {
+		return p, fmt.Errorf("snapshot status %s/%s: %w", repo, name, err)
+	}
+	if len(ans.Snapshots) > 0 {
+		s := ans.Snapshots[0]
+		p.TotalBytes, p.TotalFiles = s.Stats.Total.SizeInBytes, s.Stats.Total.FileCount
+		p.ProcessedBytes = s.Stats.Processed.SizeInBytes
+		if info.State != StateInProgress {
+			p.ProcessedBytes = p.TotalBytes
+		}
+		p.ShardsDone, p.ShardsTotal = s.ShardsStats.Done, s.ShardsStats.Total
+	}
+	return p, nil
+}
+
+// ListSnapshots lists a repository's snapshots, oldest first. verbose=false
+// is far cheaper on big repositories but omits times and metadata.
+func (o Ops) ListSnapshots(ctx context.Context, repo string, verbose bool) ([]Info, error) {
+	var q url.Values
+	if !verbose {
+		q = url.Values{"verbose": {"false"}}
+	}
+	var ans struct {
+		Snapshots []Info `json:"snapshots"`
+	}
+	if err := o.C.Do(ctx, http.MethodGet, esclient.Path("_snapshot", repo, "_all"), q, nil, &ans); err != nil {
+		return nil, fmt.Errorf("list snapshots of %s: %w", repo, err)
+	}
+	sort.SliceStable(ans.Snapshots, func(i, j int) bool {
+		return ans.Snapshots[i].StartTimeMillis < ans.Snapshots[j].StartTimeMillis
+	})
+	return ans.Snapshots, nil
+}
+
+// Latest returns the newest SUCCESS snapshot whose name has the prefix.
+func Latest(snaps []Info, prefix string) (Info, bool) {
+	var best Info
+	found := false
+	for _, s := range snaps {
+		if s.State == StateSuccess && strings.HasPrefix(s.Snapshot, prefix) && (!found || s.StartTimeMillis >= best.StartTimeMillis) {
+			best, found = s, true
+		}
+	}
+	return best, found
+}
+
+// DeleteSnapshots deletes several snapshots in one request (ES 7.8+ and
+// OpenSearch). If one name is missing the engine deletes none.
+func (o Ops) DeleteSnapshots(ctx context.Context, repo string, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	esc := make([]string, len(names))
+	for i, n := range names {
+		esc[i] = url.PathEscape(n)
+	}
+	p := esclient.Path("_snapshot", repo) + "/" + strings.Join(esc, ",")
+	if err := o.C.Do(ctx, http.MethodDelete, p, nil, nil, nil); err != nil {
+		return fmt.Errorf("delete %d snapshots from %s: %w", len(names), repo, err)
+	}
+	return nil
+}
+
+// IndexState is an existing index's status and size.
+type IndexState struct {
+	Index  string `json:"index"`
+	Status string `json:"status"`
+	Docs   int64  `json:"docs"`
+	Bytes  int64  `json:"bytes"`
+	Health string `json:"health"`
+}
+
+// Indices lists the domain's indices matching pattern ("*" for all,
+// including hidden and closed ones).
+func (o Ops) Indices(ctx context.Context, pattern string) (map[string]IndexState, error) {
+	var rows []struct {
+		Index  string `json:"index"`
+		Status string `json:"status"`
+		Health string `json:"health"`
+		Docs   string `json:"docs.count"`
+		Store  string `json:"store.size"`
+	}
+	q := url.Values{"format": {"json"}, "h": {"index,status,health,docs.count,store.size"}, "bytes": {"b"}, "expand_wildcards": {"all"}}
+	p := "/_cat/indices"
+	if pattern != "" && pattern != "*" {
+		p += esclient.Path(pattern)
+	}
+	if err := o.C.Do(ctx, http.MethodGet, p, q, nil, &rows); err != nil {
+		if esclient.IsType(err, "index_not_found_exception") {
+			return map[string]IndexState{}, nil
+		}
+		return nil, fmt.Errorf("list indices: %w", err)
+	}
+	out := make(map[string]IndexState, len(rows))
+	for _, r := range rows {
+		d, _ := strconv.ParseInt(r.Docs, 10, 64)
+		b, _ := strconv.ParseInt(r.Store, 10, 64)
+		out[r.Index] = IndexState{Index: r.Index, Status: r.Status, Docs: d, Bytes: b, Health: r.Health}
+	}
+	return out, nil
+}

@@ -1,0 +1,153 @@
+package snapshot
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+)
+
+// SystemIndexPatterns are left out of restores unless asked for: with
+// fine-grained access control their restore fails, and restoring them over a
+// live domain would replace its dashboards and security configuration.
+var SystemIndexPatterns = []string{
+	".kibana*", ".opendistro*", ".opensearch*", ".plugins-*", ".security*",
+	".tasks", ".geoip_databases", ".async-search*", ".ql-datasources", ".reporting-*",
+}
+
+// IndexMapping is one restored index: where it comes from and its new name.
+type IndexMapping struct {
+	Source string `json:"source"`
+	Target string `json:"target"`
+}
+
+// Collision is a target index that already exists on the domain.
+type Collision struct {
+	Index  string `json:"index"`
+	Source string `json:"source"`
+	Status string `json:"status"` // open or close
+}
+
+// RestorePlan is what a restore will do, computed before anything is sent.
+type RestorePlan struct {
+	Indices       []IndexMapping `json:"indices"`
+	SkippedSystem []string       `json:"skipped_system_indices,omitempty"`
+	Collisions    []Collision    `json:"collisions,omitempty"`
+}
+
+// Targets lists the restored index names.
+func (p RestorePlan) Targets() []string {
+	out := make([]string, len(p.Indices))
+	for i, m := range p.Indices {
+		out[i] = m.Target
+	}
+	return out
+}
+
+// Sources lists the snapshot index names to restore.
+func (p RestorePlan) Sources() []string {
+	out := make([]string, len(p.Indices))
+	for i, m := range p.Indices {
+		out[i] = m.Source
+	}
+	return out
+}
+
+// matchAny reports whether name matches one of the wildcard patterns.
+func matchAny(name string, patterns []string) bool {
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// SelectIndices resolves engine-style index expressions (wildcards, and
+// exclusions written -pattern, applied in order) against a snapshot's
+// indices. Empty, "*" and "_all" select everything. A concrete name that
+// the snapshot lacks is an error, so a typo never restores nothing silently.
+func SelectIndices(available, exprs []string) ([]string, error) {
+	if len(exprs) == 0 {
+		exprs = []string{"*"}
+	}
+	selected := map[string]bool{}
+	var missing []string
+	for i, e := range exprs {
+		e = strings.TrimSpace(e)
+		if e == "_all" {
+			e = "*"
+		}
+		if e == "" {
+			return nil, fmt.Errorf("indices[%d] is empty; remove it or give an index pattern such as logs-*", i)
+		}
+		if strings.HasPrefix(e, "-") && i > 0 {
+			for n := range selected {
+				if ok, _ := path.Match(e[1:], n); ok {
+					delete(selected, n)
+				}
+			}
+			continue
+		}
+		if _, err := path.Match(e, ""); err != nil {
+			return nil, fmt.Errorf("indices[%d] %q is not a valid pattern: %v", i, e, err)
+		}
+		found := false
+		for _, n := range available {
+			if ok, _ := path.Match(e, n); ok {
+				selected[n], found = true, true
+			}
+		}
+		if !found && !strings.ContainsAny(e, "*?[") {
+			missing = append(missing, e)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("indices %s are not in the snapshot; it holds %d indices (list them with the list operation) — check the names or use a wildcard", strings.Join(missing, ", "), len(available))
+	}
+	out := make([]string, 0, len(selected))
+	for n := range selected {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// PlanRestore is the pure part of a restore: which indices, under which
+// names, and which of those names already exist (existing maps index name
+// to status). It refuses renames that merge indices or make invalid names.
+func PlanRestore(snapshotIndices, exprs []string, includeSystem bool, rn *Renamer, existing map[string]string) (RestorePlan, error) {
+	var plan RestorePlan
+	chosen, err := SelectIndices(snapshotIndices, exprs)
+	if err != nil {
+		return plan, err
+	}
+	byTarget := map[string]string{}
+	var invalid []string
+	for _, src := range chosen {
+		if !includeSystem && matchAny(src, SystemIndexPatterns) {
+			plan.SkippedSystem = append(plan.SkippedSystem, src)
+			continue
+		}
+		dst := rn.Apply(src)
+		if err := ValidateIndexName(dst); err != nil {
+			invalid = append(invalid, fmt.Sprintf("%s -> %v", src, err))
+			continue
+		}
+		if other, dup := byTarget[dst]; dup {
+			return plan, fmt.Errorf("indices [%s] and [%s] would both be renamed to [%s]; change the rename so each name stays unique", other, src, dst)
+		}
+		byTarget[dst] = src
+		plan.Indices = append(plan.Indices, IndexMapping{Source: src, Target: dst})
+		if st, ok := existing[dst]; ok {
+			plan.Collisions = append(plan.Collisions, Collision{Index: dst, Source: src, Status: st})
+		}
+	}
+	if len(invalid) > 0 {
+		return plan, fmt.Errorf("the rename makes invalid index names: %s", strings.Join(invalid, "; "))
+	}
+	if len(plan.Indices) == 0 {
+		return plan, fmt.Errorf("nothing to restore: the patterns %v select no index of the snapshot (system indices skipped: %v)", exprs, plan.SkippedSystem)
+	}
+	return plan, nil
+}

@@ -1,0 +1,262 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/essnap/essnap/pkg/esclient"
+)
+
+// RestoreOptions describe a restore. The zero value restores every
+// non-system index of the snapshot under its own name, without aliases'
+// global state.
+type RestoreOptions struct {
+	Indices             []string
+	Rename              *Renamer
+	IndexSettings       map[string]any
+	IgnoreIndexSettings []string
+	IncludeAliases      bool
+	IncludeGlobalState  bool
+	IncludeSystem       bool
+	Partial             bool
+	// DryRun plans and checks but sends no restore.
+	DryRun bool
+}
+
+// CollisionError lists every index a restore would collide with, so the
+// operator sees all of them at once instead of one engine error per try.
+type CollisionError struct {
+	Repository, Snapshot string
+	Collisions           []Collision
+}
+
+func (e *CollisionError) Error() string {
+	names := make([]string, len(e.Collisions))
+	for i, c := range e.Collisions {
+		names[i] = fmt.Sprintf("%s (from %s, %s)", c.Index, c.Source, c.Status)
+	}
+	return fmt.Sprintf("restore %s/%s refused: %d target indices already exist: %s; rename the restore (rename_suffix \"-restored\"), pick other indices, or delete/close those indices first", e.Repository, e.Snapshot, len(names), strings.Join(names, ", "))
+}
+
+// RestoreResult is what a restore started.
+type RestoreResult struct {
+	Repository string `json:"repository"`
+	Snapshot   string `json:"snapshot"`
+	RestorePlan
+	Accepted  bool `json:"accepted"`
+	DryRun    bool `json:"dry_run,omitempty"`
+	Recovered bool `json:"recovered,omitempty"`
+}
+
+// ResolveSnapshot finds the snapshot to restore: a given name, or with ""
+// or "latest" the newest SUCCESS one (never a PARTIAL or FAILED one).
+func (o Ops) ResolveSnapshot(ctx context.Context, repo, name string) (Info, error) {
+	if name != "" && name != "latest" && name != "_latest" {
+		return o.GetSnapshot(ctx, repo, name)
+	}
+	snaps, err := o.ListSnapshots(ctx, repo, true)
+	if err != nil {
+		return Info{}, err
+	}
+	latest, ok := Latest(snaps, "")
+	if !ok {
+		return Info{}, &esclient.APIError{Method: http.MethodGet, Path: esclient.Path("_snapshot", repo, "_all"), Status: 404, Source: esclient.SourceEngine, Type: "snapshot_missing_exception", Reason: fmt.Sprintf("repository [%s] has no SUCCESS snapshot (%d snapshots in all)", repo, len(snaps))}
+	}
+	return latest, nil
+}
+
+// Restore plans, checks for collisions and starts a non-blocking restore.
+// Explicit index names are sent (never patterns), so what runs is exactly
+// what was planned. After a lost answer it checks whether the targets
+// appeared instead of sending the restore again.
+func (o Ops) Restore(ctx context.Context, repo, name string, opt RestoreOptions) (RestoreResult, error) {
+	info, err := o.ResolveSnapshot(ctx, repo, name)
+	if err != nil {
+		return RestoreResult{}, fmt.Errorf("restore %s/%s: %w", repo, name, err)
+	}
+	res := RestoreResult{Repository: repo, Snapshot: info.Snapshot, DryRun: opt.DryRun}
+	if info.State != StateSuccess && !(opt.Partial && info.State == StatePartial) {
+		return res, fmt.Errorf("restore %s/%s: snapshot state is %s; only SUCCESS snapshots are restored (set partial=true to restore a PARTIAL one)", repo, info.Snapshot, info.State)
+	}
+	existing, err := o.Indices(ctx, "*")
+	if err != nil {
+		return res, fmt.Errorf("restore %s/%s: pre-flight: %w", repo, info.Snapshot, err)
+	}
+	status := make(map[string]string, len(existing))
+	for n, s := range existing {
+		status[n] = s.Status
+	}
+	plan, err := PlanRestore(info.Indices, opt.Indices, opt.IncludeSystem, opt.Rename, status)
+	res.RestorePlan = plan
+	if err != nil {
+		return res, fmt.Errorf("restore %s/%s: %w", repo, info.Snapshot, err)
+	}
+	if len(plan.Collisions) > 0 {
+		return res, &CollisionError{Repository: repo, Snapshot: info.Snapshot, Collisions: plan.Collisions}
+	}
+	if opt.DryRun {
+		return res, nil
+	}
+	body := map[string]any{
+		"indices":              strings.Join(plan.Sources(), ","),
+		"include_aliases":      opt.IncludeAliases,
+		"include_global_state": opt.IncludeGlobalState,
+		"partial":              opt.Partial,
+	}
+	if opt.Rename != nil {
+		body["rename_pattern"], body["rename_replacement"] = opt.Rename.EngineFields()
+	}
+	if len(opt.IndexSettings) > 0 {
+		body["index_settings"] = opt.IndexSettings
+	}
+	if len(opt.IgnoreIndexSettings) > 0 {
+		body["ignore_index_settings"] = strings.Join(opt.IgnoreIndexSettings, ",")
+	}
+	q := url.Values{"wait_for_completion": {"false"}}
+	err = o.C.Do(ctx, http.MethodPost, esclient.Path("_snapshot", repo, info.Snapshot, "_restore"), q, body, nil)
+	if err != nil && outcomeUnknown(err) && ctx.Err() == nil && !esclient.IsType(err, "snapshot_restore_exception") {
+		after, cerr := o.Indices(ctx, "*")
+		if cerr == nil && allPresent(after, plan.Targets()) {
+			res.Accepted, res.Recovered = true, true
+			return res, nil
+		}
+		return res, fmt.Errorf("restore %s/%s: %w: the restore failed (%v) and its indices did not appear; check the domain before rerunning: %w", repo, info.Snapshot, ErrOutcomeUnknown, err, err)
+	}
+	if err != nil {
+		return res, fmt.Errorf("restore %s/%s: %w", repo, info.Snapshot, err)
+	}
+	res.Accepted = true
+	return res, nil
+}
+
+func allPresent(have map[string]IndexState, want []string) bool {
+	for _, w := range want {
+		if _, ok := have[w]; !ok {
+			return false
+		}
+	}
+	return len(want) > 0
+}
+
+// IndexProgress is one restored index's recovery.
+type IndexProgress struct {
+	Index          string `json:"index"`
+	Shards         int    `json:"shards"`
+	ShardsDone     int    `json:"shards_done"`
+	TotalBytes     int64  `json:"total_bytes"`
+	RecoveredBytes int64  `json:"recovered_bytes"`
+	Health         string `json:"health"`
+	Docs           int64  `json:"docs"`
+}
+
+// RestoreProgress reports the restore of some indices.
+type RestoreProgress struct {
+	Done    bool            `json:"done"`
+	Indices []IndexProgress `json:"indices"`
+	Shards  int             `json:"shards"`
+	Bytes   int64           `json:"bytes"`
+	Docs    int64           `json:"docs"`
+	// Failed lists indices whose health is red after recovery finished.
+	Failed []string `json:"failed,omitempty"`
+}
+
+// ErrIndexMissing means a restored index is not on the domain at all.
+var ErrIndexMissing = errors.New("restored index missing")
+
+// RestoreStatus reads _recovery for the targets: done when every primary
+// and replica shard finished recovering (stage DONE) and no index is red.
+func (o Ops) RestoreStatus(ctx context.Context, targets []string) (RestoreProgress, error) {
+	var out RestoreProgress
+	if len(targets) == 0 {
+		return out, errors.New("restore progress: no indices given")
+	}
+	sorted := append([]string(nil), targets...)
+	sort.Strings(sorted)
+	have, err := o.Indices(ctx, "*")
+	if err != nil {
+		return out, fmt.Errorf("restore progress: %w", err)
+	}
+	var missing []string
+	for _, t := range sorted {
+		if _, ok := have[t]; !ok {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) > 0 {
+		return out, fmt.Errorf("restore progress: %w: %s", ErrIndexMissing, strings.Join(missing, ", "))
+	}
+	rec := recoveryAnswer{}
+	done := true
+	for _, batch := range joinBatches(sorted, 3000) {
+		part := recoveryAnswer{}
+		if err := o.C.Do(ctx, http.MethodGet, "/"+batch+"/_recovery", nil, nil, &part); err != nil {
+			return out, fmt.Errorf("restore progress: %w", err)
+		}
+		for k, v := range part {
+			rec[k] = v
+		}
+	}
+	for _, t := range sorted {
+		r := rec[t]
+		ip := IndexProgress{Index: t, Shards: len(r.Shards), Health: have[t].Health, Docs: have[t].Docs}
+		for _, s := range r.Shards {
+			ip.TotalBytes += s.Index.Size.Total
+			ip.RecoveredBytes += s.Index.Size.Recovered
+			if s.Stage == "DONE" {
+				ip.ShardsDone++
+			}
+		}
+		if ip.Shards == 0 || ip.ShardsDone < ip.Shards {
+			done = false
+		}
+		if ip.Health == "red" && ip.Shards > 0 && ip.ShardsDone == ip.Shards {
+			out.Failed = append(out.Failed, t)
+		}
+		out.Shards += ip.Shards
+		out.Bytes += ip.RecoveredBytes
+		out.Docs += ip.Docs
+		out.Indices = append(out.Indices, ip)
+	}
+	out.Done = done && len(out.Failed) == 0
+	return out, nil
+}
+
+// recoveryAnswer is the part of GET <indices>/_recovery essnap reads.
+type recoveryAnswer map[string]struct {
+	Shards []struct {
+		Type  string `json:"type"`
+		Stage string `json:"stage"`
+		Index struct {
+			Size struct {
+				Total     int64 `json:"total_in_bytes"`
+				Recovered int64 `json:"recovered_in_bytes"`
+			} `json:"size"`
+		} `json:"index"`
+	} `json:"shards"`
+}
+
+// joinBatches joins escaped names with commas into chunks that keep URLs short.
+func joinBatches(names []string, maxLen int) []string {
+	var out []string
+	var b strings.Builder
+	for _, n := range names {
+		e := url.PathEscape(n)
+		if b.Len() > 0 && b.Len()+1+len(e) > maxLen {
+			out = append(out, b.String())
+			b.Reset()
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(e)
+	}
+	if b.Len() > 0 {
+		out = append(out, b.String())
+	}
+	return out
+}

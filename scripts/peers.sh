@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Installs and runs essnap's real local peers (no Docker, no AWS):
+#   OpenSearch 2.19.1 and Elasticsearch 7.10.2 from Maven Central (one JVM each),
+#   the AWS Lambda Runtime Interface Emulator (Go module).
+# Usage:
+#   scripts/peers.sh install
+#   scripts/peers.sh start opensearch|elasticsearch [NAME] [HTTP_PORT]
+#   scripts/peers.sh stop [NAME|all]
+#   scripts/peers.sh url NAME
+# Engines listen on 127.0.0.1 only and share one fs repository directory
+# ($ESSNAP_RUN/repo), like two domains sharing one S3 bucket.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${ESSNAP_CACHE:-$ROOT/.cache}
+RUN=${ESSNAP_RUN:-$CACHE/run}
+RIE_VERSION=${RIE_VERSION:-latest}
+log() { printf '[peers] %s\n' "$*" >&2; }
+
+classpath() { # engine
+  local pom=$ROOT/test/peers/$1/pom.xml cp=$CACHE/peers/$1.cp
+  if [[ ! -s $cp || $pom -nt $cp ]]; then
+    mkdir -p "$CACHE/peers"
+    log "resolving $1 from Maven Central"
+    mvn -q -B -f "$pom" dependency:build-classpath -Dmdep.outputFile="$cp" >&2
+  fi
+  cat "$cp"
+}
+
+install() {
+  command -v java >/dev/null || { log "java is missing: install a JDK 17+ (apt-get install openjdk-17-jre-headless)"; exit 1; }
+  command -v mvn >/dev/null || { log "mvn is missing: apt-get install maven"; exit 1; }
+  classpath opensearch >/dev/null
+  classpath elasticsearch >/dev/null
+  if [[ ! -x $CACHE/bin/aws-lambda-rie ]]; then
+    log "installing aws-lambda-rie ($RIE_VERSION)"
+    GOBIN=$CACHE/bin go install "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$RIE_VERSION"
+  fi
+  command -v aws >/dev/null || pip install --quiet awscli
+  log "peers installed under $CACHE"
+}
+
+start() { # engine name port
+  local engine=$1 name=${2:-$1} port=${3:-}
+  local dir=$RUN/$name
+  case $engine in
+    opensearch) main=org.codelibs.opensearch.runner.OpenSearchRunner; conf=opensearch.yml; port=${port:-9201} ;;
+    elasticsearch) main=org.codelibs.elasticsearch.runner.ElasticsearchClusterRunner; conf=elasticsearch.yml; port=${port:-9211} ;;
+    *) log "unknown engine $engine (opensearch|elasticsearch)"; exit 2 ;;
+  esac
+  if [[ -f $dir/pid ]] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
+    log "$name already running on $(cat "$dir/url")"; return 0
+  fi
+  rm -rf "$dir"; mkdir -p "$dir/conf" "$RUN/repo"
+  cat > "$dir/conf/$conf" <<YML
+path.repo: ["$RUN/repo"]
+discovery.type: single-node
+network.host: 127.0.0.1
+http.port: $port
+transport.port: $((port + 100))
+action.destructive_requires_name: false
+YML
+  local cp; cp=$(classpath "$engine")
+  # The runner's node n listens on base+n.
+  nohup java -Xms512m -Xmx${ESSNAP_HEAP:-1g} -cp "$cp" "$main" -basePath "$dir/data" -confPath "$dir/conf" \
+    -numOfNode 1 -baseHttpPort $((port - 1)) -clusterName "essnap-$name" >"$dir/engine.log" 2>&1 &
+  echo $! >"$dir/pid"
+  echo "http://127.0.0.1:$port" >"$dir/url"
+  log "starting $engine as $name on 127.0.0.1:$port (log $dir/engine.log)"
+  for _ in $(seq 1 180); do
+    if curl -fsS "http://127.0.0.1:$port/_cluster/health?wait_for_status=yellow&timeout=1s" >/dev/null 2>&1; then
+      log "$name is up: $(curl -fsS "http://127.0.0.1:$port" | tr -d '\n ' | grep -o '"number":"[^"]*"')"
+      return 0
+    fi
+    if ! kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
+      log "$name died during start-up:"; tail -40 "$dir/engine.log" >&2; exit 1
+    fi
+    sleep 1
+  done
+  log "$name did not become healthy in 180s"; tail -40 "$dir/engine.log" >&2; exit 1
+}
+
+stop() { # name|all
+  local target=${1:-all}
+  for d in "$RUN"/*/; do
+    [[ -f $d/pid ]] || continue
+    local name; name=$(basename "$d")
+    [[ $target == all || $target == "$name" ]] || continue
+    local pid; pid=$(cat "$d/pid")
+    if kill "$pid" 2>/dev/null; then
+      for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+      kill -9 "$pid" 2>/dev/null || true
+      log "stopped $name"
+    fi
+    rm -f "$d/pid"
+  done
+}
+
+case ${1:-} in
+  install) install ;;
+  start) shift; start "$@" ;;
+  stop) shift; stop "$@" ;;
+  url) cat "$RUN/$2/url" ;;
+  *) sed -n '2,12p' "$0"; exit 2 ;;
+esac
