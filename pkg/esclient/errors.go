@@ -13,10 +13,10 @@ type Source string
 
 // Error body producers seen on AWS domains (field notes §3).
 const (
-	SourceEngine    Source = "engine"     // {"error":{"type","reason"},"status":N}
-	SourceIAM       Source = "aws_iam"    // {"Message":"User: ... is not authorized ..."}
-	SourceSignature Source = "aws_sigv4"  // {"message":"..."}
-	SourceHTTP      Source = "http"       // anything else: load balancer pages, empty bodies
+	SourceEngine    Source = "engine"    // {"error":{"type","reason"},"status":N}
+	SourceIAM       Source = "aws_iam"   // {"Message":"User: ... is not authorized ..."}
+	SourceSignature Source = "aws_sigv4" // {"message":"..."}
+	SourceHTTP      Source = "http"      // anything else: load balancer pages, empty bodies
 )
 
 // APIError is every non-2xx answer, typed so callers can branch on status and
@@ -84,9 +84,9 @@ func (e *APIError) Hint() string {
 func ParseError(method, path string, status int, body []byte) *APIError {
 	e := &APIError{Method: method, Path: path, Status: status, Source: SourceHTTP}
 	var probe struct {
-		Error   json.RawMessage `json:"error"`
-		Message *string         `json:"message"`
-		Message2 *string        `json:"Message"`
+		Error    json.RawMessage `json:"error"`
+		Message  *string         `json:"message"`
+		Message2 *string         `json:"Message"`
 	}
 	if json.Unmarshal(body, &probe) == nil {
 		switch {

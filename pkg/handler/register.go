@@ -93,6 +93,9 @@ func (c RegisterConfig) Validate() error {
 		if c.Location == "" {
 			p.add("location is empty; type fs needs a directory listed in the engine's path.repo")
 		}
+		if strings.HasPrefix(c.BasePath, "/") || strings.Contains(c.BasePath, "..") {
+			p.add("base_path %q must be relative without '..'", c.BasePath)
+		}
 	default:
 		p.add("type %q is not supported; use s3 (AWS domains) or fs (local engines)", c.Type)
 	}
@@ -116,7 +119,11 @@ func (c RegisterConfig) Spec() snapshot.RepositorySpec {
 		s.Settings["role_arn"] = c.RoleARN
 		s.Settings["server_side_encryption"] = c.ServerSideEncryption
 	} else {
-		s.Settings["location"] = c.Location
+		// base_path works for fs too, so the same events serve S3 and local runs.
+		s.Settings["location"] = strings.TrimRight(c.Location, "/")
+		if c.BasePath != "" {
+			s.Settings["location"] = s.Settings["location"].(string) + "/" + c.BasePath
+		}
 	}
 	if c.Readonly {
 		s.Settings["readonly"] = true

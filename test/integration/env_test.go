@@ -1,0 +1,202 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/essnap/essnap/pkg/esclient"
+	"github.com/essnap/essnap/pkg/handler"
+	"github.com/essnap/essnap/pkg/snapshot"
+)
+
+// engine is one running peer.
+type engine struct {
+	Name string
+	URL  string
+	Ops  snapshot.Ops
+}
+
+// engines returns the peers named in ESSNAP_TEST_ENGINES; a missing peer
+// fails the test: a skipped integration test is not a passing one.
+func engines(t *testing.T) []engine {
+	t.Helper()
+	spec := os.Getenv("ESSNAP_TEST_ENGINES")
+	if spec == "" {
+		t.Fatal("ESSNAP_TEST_ENGINES is not set; run the tests through `make test` (scripts/test.sh starts the engines)")
+	}
+	var out []engine
+	for _, kv := range strings.Split(spec, ",") {
+		name, url, ok := strings.Cut(kv, "=")
+		if !ok {
+			t.Fatalf("ESSNAP_TEST_ENGINES entry %q is not name=url", kv)
+		}
+		c, err := esclient.New(esclient.Config{Endpoint: url, Unsigned: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatalf("engine %s at %s is not reachable: %v", name, url, err)
+		}
+		res.Body.Close()
+		out = append(out, engine{Name: name, URL: url, Ops: snapshot.Ops{C: c}})
+	}
+	return out
+}
+
+// repoRoot is the engines' shared path.repo.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	r := os.Getenv("ESSNAP_TEST_REPO_ROOT")
+	if r == "" {
+		t.Fatal("ESSNAP_TEST_REPO_ROOT is not set (the engines' path.repo)")
+	}
+	return r
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	return c
+}
+
+// raw sends a request and returns status and body, for setup and for
+// asserting engine state independently of the code under test.
+func raw(t *testing.T, e engine, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, e.URL+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	var m map[string]any
+	_ = json.Unmarshal(data, &m)
+	if m == nil {
+		m = map[string]any{"_raw": string(data)}
+	}
+	return res.StatusCode, m
+}
+
+func mustRaw(t *testing.T, e engine, method, path, body string) map[string]any {
+	t.Helper()
+	st, m := raw(t, e, method, path, body)
+	if st > 299 {
+		t.Fatalf("%s %s: %d %v", method, path, st, m)
+	}
+	return m
+}
+
+// seed creates an index with n documents (ids doc-0..), one shard, no replica.
+func seed(t *testing.T, e engine, index string, n int) {
+	t.Helper()
+	mustRaw(t, e, "PUT", "/"+index, `{"settings":{"number_of_shards":1,"number_of_replicas":0}}`)
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "{\"index\":{\"_id\":\"doc-%d\"}}\n{\"message\":\"line %d\",\"@timestamp\":\"2026-11-23T00:00:00Z\"}\n", i, i)
+	}
+	req, _ := http.NewRequest("POST", e.URL+"/"+index+"/_bulk?refresh=true", strings.NewReader(b.String()))
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("bulk into %s: %v %v", index, err, res)
+	}
+	res.Body.Close()
+}
+
+func count(t *testing.T, e engine, index string) int {
+	t.Helper()
+	mustRaw(t, e, "POST", "/"+index+"/_refresh", "")
+	m := mustRaw(t, e, "GET", "/"+index+"/_count", "")
+	return int(m["count"].(float64))
+}
+
+func exists(t *testing.T, e engine, index string) bool {
+	st, _ := raw(t, e, "HEAD", "/"+index, "")
+	return st == 200
+}
+
+func deleteIndices(t *testing.T, e engine, pattern string) {
+	raw(t, e, "DELETE", "/"+pattern+"?expand_wildcards=all", "")
+}
+
+// fsRepo registers a fresh fs repository for one test and removes it after.
+func fsRepo(t *testing.T, e engine, name string) string {
+	t.Helper()
+	loc := filepath.Join(repoRoot(t), "it", e.Name, name, fmt.Sprint(time.Now().UnixNano()))
+	_, err := e.Ops.RegisterRepository(ctx(t), snapshot.RepositorySpec{Name: name, Type: "fs", Settings: map[string]any{"location": loc}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw(t, e, "DELETE", "/_snapshot/"+name, "") })
+	return loc
+}
+
+// waitSnapshot polls until the snapshot leaves IN_PROGRESS.
+func waitSnapshot(t *testing.T, e engine, repo, name string) snapshot.Progress {
+	t.Helper()
+	for i := 0; i < 300; i++ {
+		p, err := e.Ops.Status(ctx(t), repo, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.State != snapshot.StateInProgress {
+			return p
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("snapshot %s/%s still running after 60s", repo, name)
+	return snapshot.Progress{}
+}
+
+// waitRestore polls restore progress until done.
+func waitRestore(t *testing.T, e engine, targets []string) snapshot.RestoreProgress {
+	t.Helper()
+	for i := 0; i < 300; i++ {
+		p, err := e.Ops.RestoreStatus(ctx(t), targets)
+		if err == nil && p.Done {
+			return p
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("restore of %v not done after 60s", targets)
+	return snapshot.RestoreProgress{}
+}
+
+// fixedClock pins "now" for handler tests.
+type fixedClock struct{ t time.Time }
+
+func (c fixedClock) Now() time.Time { return c.t }
+
+// deps wires handlers to a real engine, exactly as production does.
+func deps(e engine, env map[string]string, now time.Time) handler.Deps {
+	return handler.Deps{
+		Connect: handler.SignedConnector(nil),
+		Clock:   fixedClock{now},
+		Log:     slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Getenv: func(k string) string {
+			if k == "ESSNAP_ENDPOINT" {
+				return e.URL
+			}
+			if k == "ESSNAP_UNSIGNED" {
+				return "true"
+			}
+			return env[k]
+		},
+	}
+}
