@@ -23,8 +23,8 @@ var testCreds = credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "wJalrXU
 // The three GET / answers of AWS domain kinds (field notes §2), none with
 // X-Elastic-Product: the plain v7 client refuses all three.
 var productBodies = map[string]string{
-	"aws-es-7.10-oss": `{"name":"x","cluster_name":"123:logs","version":{"number":"7.10.2","build_flavor":"oss","build_type":"tar","lucene_version":"8.7.0"},"tagline":"You Know, for Search"}`,
-	"opensearch-2":    `{"name":"x","cluster_name":"123:logs","version":{"distribution":"opensearch","number":"2.11.0","lucene_version":"9.7.0"},"tagline":"The OpenSearch Project: https://opensearch.org/"}`,
+	"aws-es-7.10-oss":   `{"name":"x","cluster_name":"123:logs","version":{"number":"7.10.2","build_flavor":"oss","build_type":"tar","lucene_version":"8.7.0"},"tagline":"You Know, for Search"}`,
+	"opensearch-2":      `{"name":"x","cluster_name":"123:logs","version":{"distribution":"opensearch","number":"2.11.0","lucene_version":"9.7.0"},"tagline":"The OpenSearch Project: https://opensearch.org/"}`,
 	"opensearch-compat": `{"name":"x","cluster_name":"123:logs","version":{"number":"7.10.2","build_type":"tar","lucene_version":"9.7.0"},"tagline":"The OpenSearch Project: https://opensearch.org/"}`,
 }
 
@@ -148,9 +148,9 @@ func TestAWS403Bodies(t *testing.T) {
 
 func TestParseErrorShapes(t *testing.T) {
 	cases := []struct {
-		name, body       string
-		status           int
-		src              Source
+		name, body        string
+		status            int
+		src               Source
 		typ, reason, root string
 	}{
 		{"engine", `{"error":{"root_cause":[{"type":"snapshot_missing_exception","reason":"[r:s] is missing"}],"type":"snapshot_missing_exception","reason":"[r:s] is missing"},"status":404}`, 404, SourceEngine, "snapshot_missing_exception", "[r:s] is missing", ""},
