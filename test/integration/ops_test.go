@@ -388,8 +388,14 @@ func TestEngineErrorsAreTyped(t *testing.T) {
 			}{
 				{"repository missing", func() error { _, err := e.Ops.GetSnapshot(ctx(t), "no-such-repo", "x"); return err }, "RepositoryMissingError"},
 				{"snapshot missing", func() error { _, err := e.Ops.GetSnapshot(ctx(t), "it-er", "no-such-snap"); return err }, "SnapshotMissingError"},
-				{"restore of missing snapshot", func() error { _, err := e.Ops.Restore(ctx(t), "it-er", "no-such-snap", snapshot.RestoreOptions{}); return err }, "SnapshotMissingError"},
-				{"latest of an empty repository", func() error { _, err := e.Ops.Restore(ctx(t), "it-er", "latest", snapshot.RestoreOptions{}); return err }, "SnapshotMissingError"},
+				{"restore of missing snapshot", func() error {
+					_, err := e.Ops.Restore(ctx(t), "it-er", "no-such-snap", snapshot.RestoreOptions{})
+					return err
+				}, "SnapshotMissingError"},
+				{"latest of an empty repository", func() error {
+					_, err := e.Ops.Restore(ctx(t), "it-er", "latest", snapshot.RestoreOptions{})
+					return err
+				}, "SnapshotMissingError"},
 				{"invalid name sent to the engine", func() error {
 					_, err := e.Ops.CreateSnapshot(ctx(t), "it-er", "Upper Case", snapshot.CreateOptions{})
 					return err
