@@ -135,13 +135,18 @@ func (h TakeSnapshot) Invoke(ctx context.Context, raw json.RawMessage) (Snapshot
 	if meta == nil {
 		meta = map[string]any{}
 	}
-	meta["essnap"] = map[string]any{
+	origin := map[string]any{
 		"trigger":      c.Trigger,
-		"execution":    c.Execution,
 		"template":     c.NameTemplate,
-		"indices":      c.Indices,
 		"requested_at": now.UTC().Format("2006-01-02T15:04:05Z"),
 	}
+	if c.Execution != "" {
+		origin["execution"] = c.Execution
+	}
+	if len(c.Indices) > 0 {
+		origin["indices"] = c.Indices
+	}
+	meta["essnap"] = origin
 	res, err := ops.CreateSnapshot(ctx, c.Repository, name, snapshot.CreateOptions{
 		Indices: c.Indices, IgnoreUnavailable: c.IgnoreUnavailable, IncludeGlobalState: c.IncludeGlobalState,
 		Partial: c.Partial, Metadata: meta, WaitForCompletion: c.WaitForCompletion,
