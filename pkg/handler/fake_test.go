@@ -1,0 +1,263 @@
+package handler_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/essnap/essnap/pkg/handler"
+	"github.com/essnap/essnap/pkg/snapshot"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// fixedNow is the handlers' clock: 03:00 UTC, when the nightly schedule runs.
+var fixedNow = time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+
+type fixedClock struct{ t time.Time }
+
+func (c fixedClock) Now() time.Time { return c.t }
+
+// call is one recorded Operations call.
+type call struct {
+	Op      string
+	Repo    string
+	Name    string
+	Verbose bool
+	Spec    snapshot.RepositorySpec
+	Create  snapshot.CreateOptions
+	Restore snapshot.RestoreOptions
+	Names   []string
+}
+
+// fakeOps implements handler.Operations. Each hook, when set, answers its
+// operation; otherwise a plausible default does. Every call is recorded.
+type fakeOps struct {
+	mu    sync.Mutex
+	calls []call
+
+	// snapshotIndices are the indices of the fake's snapshots.
+	snapshotIndices []string
+	// existing are the domain's indices, by name, with their status.
+	existing map[string]string
+
+	register      func(snapshot.RepositorySpec) (snapshot.RegisterResult, error)
+	create        func(repo, name string, opt snapshot.CreateOptions) (snapshot.CreateResult, error)
+	status        func(repo, name string) (snapshot.Progress, error)
+	restore       func(repo, name string, opt snapshot.RestoreOptions) (snapshot.RestoreResult, error)
+	restoreStatus func(targets []string) (snapshot.RestoreProgress, error)
+}
+
+var _ handler.Operations = (*fakeOps)(nil)
+
+func (f *fakeOps) record(c call) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, c)
+}
+
+// recorded returns the calls of one operation.
+func (f *fakeOps) recorded(op string) []call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []call
+	for _, c := range f.calls {
+		if c.Op == op {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (f *fakeOps) EngineVersion(context.Context) (snapshot.Version, error) {
+	f.record(call{Op: "EngineVersion"})
+	return snapshot.Version{Distribution: "opensearch", Number: "2.11.0"}, nil
+}
+
+func (f *fakeOps) RegisterRepository(_ context.Context, spec snapshot.RepositorySpec) (snapshot.RegisterResult, error) {
+	f.record(call{Op: "RegisterRepository", Repo: spec.Name, Spec: spec})
+	if f.register != nil {
+		return f.register(spec)
+	}
+	return snapshot.RegisterResult{Repository: spec.Name, Status: "created", Verified: spec.Verify}, nil
+}
+
+func (f *fakeOps) CreateSnapshot(_ context.Context, repo, name string, opt snapshot.CreateOptions) (snapshot.CreateResult, error) {
+	f.record(call{Op: "CreateSnapshot", Repo: repo, Name: name, Create: opt})
+	if f.create != nil {
+		return f.create(repo, name, opt)
+	}
+	return snapshot.CreateResult{Info: snapshot.Info{Snapshot: name, State: snapshot.StateInProgress}}, nil
+}
+
+func (f *fakeOps) GetSnapshot(_ context.Context, repo, name string) (snapshot.Info, error) {
+	f.record(call{Op: "GetSnapshot", Repo: repo, Name: name})
+	return snapshot.Info{Snapshot: name, State: snapshot.StateSuccess, Indices: f.snapshotIndices}, nil
+}
+
+func (f *fakeOps) Status(_ context.Context, repo, name string) (snapshot.Progress, error) {
+	f.record(call{Op: "Status", Repo: repo, Name: name})
+	if f.status != nil {
+		return f.status(repo, name)
+	}
+	return snapshot.Progress{Info: snapshot.Info{Snapshot: name, State: snapshot.StateSuccess}}, nil
+}
+
+func (f *fakeOps) ListSnapshots(_ context.Context, repo string, verbose bool) ([]snapshot.Info, error) {
+	f.record(call{Op: "ListSnapshots", Repo: repo, Verbose: verbose})
+	return []snapshot.Info{{Snapshot: "nightly-2026.11.24", State: snapshot.StateSuccess, Indices: f.snapshotIndices}}, nil
+}
+
+func (f *fakeOps) DeleteSnapshots(_ context.Context, repo string, names []string) error {
+	f.record(call{Op: "DeleteSnapshots", Repo: repo, Names: names})
+	return nil
+}
+
+// Restore plans with the real planner against the fake snapshot and domain,
+// as snapshot.Ops does, and starts nothing on a dry run.
+func (f *fakeOps) Restore(_ context.Context, repo, name string, opt snapshot.RestoreOptions) (snapshot.RestoreResult, error) {
+	f.record(call{Op: "Restore", Repo: repo, Name: name, Restore: opt})
+	if f.restore != nil {
+		return f.restore(repo, name, opt)
+	}
+	snap := name
+	if snap == "latest" || snap == "" {
+		snap = "nightly-2026.11.24"
+	}
+	res := snapshot.RestoreResult{Repository: repo, Snapshot: snap, DryRun: opt.DryRun}
+	plan, err := snapshot.PlanRestore(f.snapshotIndices, opt.Indices, opt.IncludeSystem, opt.Rename, f.existing)
+	res.RestorePlan = plan
+	if err != nil {
+		return res, err
+	}
+	if len(plan.Collisions) > 0 {
+		return res, &snapshot.CollisionError{Repository: repo, Snapshot: snap, Collisions: plan.Collisions}
+	}
+	res.Accepted = !opt.DryRun
+	return res, nil
+}
+
+func (f *fakeOps) RestoreStatus(_ context.Context, targets []string) (snapshot.RestoreProgress, error) {
+	f.record(call{Op: "RestoreStatus", Names: targets})
+	if f.restoreStatus != nil {
+		return f.restoreStatus(targets)
+	}
+	return snapshot.RestoreProgress{Done: true}, nil
+}
+
+func (f *fakeOps) Indices(_ context.Context, pattern string) (map[string]snapshot.IndexState, error) {
+	f.record(call{Op: "Indices", Name: pattern})
+	out := map[string]snapshot.IndexState{}
+	for n, s := range f.existing {
+		out[n] = snapshot.IndexState{Index: n, Status: s}
+	}
+	return out, nil
+}
+
+// harness is a fake domain plus the Deps that reach it.
+type harness struct {
+	ops     *fakeOps
+	deps    handler.Deps
+	domains []handler.Domain
+}
+
+// awsEndpoint is a public AWS domain endpoint in eu-west-1.
+const awsEndpoint = "https://search-logs-abc.eu-west-1.es.amazonaws.com"
+
+// baseEnv is the environment every function of the stack gets.
+func baseEnv() map[string]string {
+	return map[string]string{
+		"ESSNAP_ENDPOINT": awsEndpoint,
+		"ESSNAP_BUCKET":   "essnap-snapshots",
+		"ESSNAP_ROLE_ARN": "arn:aws:iam::123456789012:role/SnapshotRole",
+	}
+}
+
+func newHarness(t *testing.T, env map[string]string) *harness {
+	t.Helper()
+	h := &harness{ops: &fakeOps{
+		snapshotIndices: []string{"logs-2026.11.22", "logs-2026.11.23", "metrics-2026.11.23", ".kibana_1", ".opendistro_security"},
+		existing:        map[string]string{"logs-2026.11.24": "open", ".kibana_1": "open"},
+	}}
+	var mu sync.Mutex
+	h.deps = handler.Deps{
+		Connect: func(_ context.Context, d handler.Domain) (handler.Operations, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			h.domains = append(h.domains, d)
+			return h.ops, nil
+		},
+		Clock:  fixedClock{fixedNow},
+		Log:    slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Getenv: mapGetenv(env),
+	}
+	return h
+}
+
+func mapGetenv(env map[string]string) func(string) string {
+	return func(k string) string { return env[k] }
+}
+
+// typeName is the Lambda errorType of err: its Go type name.
+func typeName(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	t := reflect.TypeOf(err)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Name()
+}
+
+// wantErr checks err's type name and that its message holds every fragment.
+func wantErr(t *testing.T, err error, typ string, fragments ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error; want %s containing %q", typ, fragments)
+	}
+	if n := typeName(err); n != typ {
+		t.Fatalf("error type %s (%v), want %s", n, err, typ)
+	}
+	for _, f := range fragments {
+		if !strings.Contains(err.Error(), f) {
+			t.Errorf("error %q does not contain %q", err, f)
+		}
+	}
+}
+
+func checkGolden(t *testing.T, name string, v any) {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	got := buf.Bytes()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -run %s -update to create it)", err, t.Name())
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (rerun with -update if the change is intended)\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
