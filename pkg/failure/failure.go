@@ -77,8 +77,8 @@ func Classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	if IsTyped(err) {
-		return err
+	if typed := findTyped(err); typed != nil {
+		return typed
 	}
 	msg := err.Error()
 	d := detail(msg, err)
@@ -130,6 +130,17 @@ func IsTyped(err error) bool {
 		return true
 	}
 	return false
+}
+
+// findTyped returns the first typed error in err's chain, so wrapping a
+// typed error with context never hides its type from Step Functions.
+func findTyped(err error) error {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if IsTyped(e) {
+			return e
+		}
+	}
+	return nil
 }
 
 // Retryable reports whether Step Functions should retry this error.

@@ -148,7 +148,7 @@ func (d *domainConfig) validate(p *problems) {
 			p.add("%v", err)
 		}
 	}
-	if d.Unsigned && strings.HasSuffix(u.Hostname(), ".amazonaws.com") {
+	if _, awsErr := esclient.RegionFromHost(u.Host); d.Unsigned && awsErr == nil {
 		p.add("unsigned=true with AWS endpoint %s: AWS domains need SigV4; remove unsigned", u.Host)
 	}
 }
@@ -165,7 +165,8 @@ func decodeEvent(raw json.RawMessage, ev any) error {
 		msg := err.Error()
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			msg = fmt.Sprintf("field %q must be %s, got JSON %s", te.Field, jsonKind(te.Type), te.Value)
+			field := te.Field[strings.LastIndexByte(te.Field, '.')+1:] // drop embedded Go struct names
+			msg = fmt.Sprintf("field %q must be %s, got JSON %s", field, jsonKind(te.Type), te.Value)
 		} else if strings.HasPrefix(msg, "json: unknown field") {
 			msg = fmt.Sprintf("%s; known fields: %s", strings.TrimPrefix(msg, "json: "), strings.Join(knownFields(ev), ", "))
 		}

@@ -152,9 +152,9 @@ func parseZone(z string) (*time.Location, error) {
 func addUnit(t time.Time, unit byte, n int) time.Time {
 	switch unit {
 	case 'y':
-		return t.AddDate(n, 0, 0)
+		return addMonths(t, 12*n)
 	case 'M':
-		return t.AddDate(0, n, 0)
+		return addMonths(t, n)
 	case 'w':
 		return t.AddDate(0, 0, 7*n)
 	case 'd':
@@ -166,6 +166,19 @@ func addUnit(t time.Time, unit byte, n int) time.Time {
 	default: // 's'
 		return t.Add(time.Duration(n) * time.Second)
 	}
+}
+
+// addMonths moves by whole months and, like Java's plusMonths (which the
+// engine uses), stops at the last day of a shorter month instead of rolling
+// over: 2026-03-31 minus one month is 2026-02-28, not 2026-03-03.
+func addMonths(t time.Time, n int) time.Time {
+	y, m, d := t.Date()
+	first := time.Date(y, m+time.Month(n), 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
+	last := first.AddDate(0, 1, -1).Day()
+	if d > last {
+		d = last
+	}
+	return first.AddDate(0, 0, d-1)
 }
 
 func roundDown(t time.Time, unit byte) time.Time {

@@ -65,7 +65,8 @@ func matchAny(name string, patterns []string) bool {
 
 // SelectIndices resolves engine-style index expressions (wildcards, and
 // exclusions written -pattern, applied in order) against a snapshot's
-// indices. Empty, "*" and "_all" select everything. A concrete name that
+// indices. Empty, "*" and "_all" select everything; a list that starts
+// with an exclusion starts from everything. A concrete name that
 // the snapshot lacks is an error, so a typo never restores nothing silently.
 func SelectIndices(available, exprs []string) ([]string, error) {
 	if len(exprs) == 0 {
@@ -81,7 +82,12 @@ func SelectIndices(available, exprs []string) ([]string, error) {
 		if e == "" {
 			return nil, fmt.Errorf("indices[%d] is empty; remove it or give an index pattern such as logs-*", i)
 		}
-		if strings.HasPrefix(e, "-") && i > 0 {
+		if strings.HasPrefix(e, "-") {
+			if i == 0 { // a leading exclusion means "everything except", as in the engine
+				for _, n := range available {
+					selected[n] = true
+				}
+			}
 			for n := range selected {
 				if ok, _ := path.Match(e[1:], n); ok {
 					delete(selected, n)
