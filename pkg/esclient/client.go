@@ -150,6 +150,24 @@ func Path(segments ...string) string {
 // Do sends one request and decodes a 2xx JSON answer into out (if not nil).
 // path must come from Path. Non-2xx answers return *APIError.
 func (c *Client) Do(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	return c.DoStream(ctx, method, path, query, body, func(r io.Reader) error {
+		data, err := io.ReadAll(r)
+		if err != nil {
+			return fmt.Errorf("read answer: %w", err)
+		}
+		if out == nil || len(data) == 0 {
+			return nil
+		}
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("decode answer: %w", err)
+		}
+		return nil
+	})
+}
+
+// DoStream sends one request and hands a 2xx answer's body to read, so big
+// answers (a 10,000-snapshot listing) are decoded without buffering twice.
+func (c *Client) DoStream(ctx context.Context, method, path string, query url.Values, body any, read func(io.Reader) error) error {
 	var rd io.Reader
 	if body != nil {
 		buf, err := json.Marshal(body)
@@ -179,18 +197,12 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
-	if err != nil {
-		return fmt.Errorf("%s %s: read answer: %w", method, path, err)
-	}
 	if res.StatusCode < 200 || res.StatusCode > 299 {
+		data, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 		return ParseError(method, path, res.StatusCode, data)
 	}
-	if out == nil || len(data) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+	if err := read(res.Body); err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	return nil
 }

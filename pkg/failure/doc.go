@@ -12,4 +12,6 @@
 //	VersionMismatchError    the snapshot is newer than the target engine
 //	EngineUnavailableError  timeouts, 429, 5xx, lost answers: retry with backoff
 //	EngineError             any other engine refusal
+//	InsufficientStorageError a migration target lacks disk for the restore
+//	VerificationError       a migration's restored indices differ from the source
 package failure

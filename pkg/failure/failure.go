@@ -48,6 +48,14 @@ type (
 	EngineUnavailableError struct{ *Detail }
 	// EngineError: any other refusal, with the engine's type and reason.
 	EngineError struct{ *Detail }
+	// InsufficientStorageError: the migration target lacks the disk space
+	// the restore needs; add storage first. Found by the pre-flight, before
+	// anything is written.
+	InsufficientStorageError struct{ *Detail }
+	// VerificationError: a migration's restored indices do not hold what the
+	// source holds (counts, ids or health); nothing was deleted, so the
+	// report tells the operator what to look at.
+	VerificationError struct{ *Detail }
 )
 
 func detail(msg string, cause error) *Detail {
@@ -70,6 +78,16 @@ func SnapshotFailed(msg string) error { return &SnapshotFailedError{detail(msg, 
 
 // VersionMismatch builds the error for an impossible migration direction.
 func VersionMismatch(msg string) error { return &VersionMismatchError{detail(msg, nil)} }
+
+// InsufficientStorage builds the error for a target without room for the restore.
+func InsufficientStorage(msg string) error { return &InsufficientStorageError{detail(msg, nil)} }
+
+// IndexConflict builds the error for restore targets that already exist,
+// when the conflict is found before any restore is planned (pre-flight).
+func IndexConflict(msg string) error { return &IndexConflictError{detail(msg, nil)} }
+
+// Verification builds the error for a migration whose result differs from its source.
+func Verification(msg string) error { return &VerificationError{detail(msg, nil)} }
 
 // Classify turns any error into one of the typed errors, keeping the
 // message (with its context) and the cause.
@@ -126,7 +144,7 @@ func IsTyped(err error) bool {
 	switch err.(type) {
 	case *ValidationError, *AccessDeniedError, *RepositoryMissingError, *SnapshotMissingError,
 		*ConcurrentSnapshotError, *IndexConflictError, *SnapshotFailedError, *VersionMismatchError,
-		*EngineUnavailableError, *EngineError:
+		*EngineUnavailableError, *EngineError, *InsufficientStorageError, *VerificationError:
 		return true
 	}
 	return false

@@ -15,6 +15,8 @@ import (
 
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/failure"
+	"github.com/essnap/essnap/pkg/metrics"
+	"github.com/essnap/essnap/pkg/retention"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
 
@@ -47,6 +49,7 @@ type Operations interface {
 	Restore(ctx context.Context, repo, name string, opt snapshot.RestoreOptions) (snapshot.RestoreResult, error)
 	RestoreStatus(ctx context.Context, targets []string) (snapshot.RestoreProgress, error)
 	Indices(ctx context.Context, pattern string) (map[string]snapshot.IndexState, error)
+	ListForRetention(ctx context.Context, repo string) ([]retention.Snapshot, error)
 }
 
 // Connector opens Operations on a domain. Production builds a signed client.
@@ -59,6 +62,15 @@ type Deps struct {
 	Log     *slog.Logger
 	// Getenv reads configuration; os.Getenv in production.
 	Getenv func(string) string
+	// Metrics receives CloudWatch metrics; nil publishes nothing.
+	Metrics metrics.Publisher
+}
+
+// publish sends metrics when a publisher is wired.
+func (d Deps) publish(repo string, values map[string]float64) {
+	if d.Metrics != nil {
+		d.Metrics.Publish(repo, values)
+	}
 }
 
 // domainFields are the connection fields every event may carry.
@@ -93,6 +105,17 @@ func (e env) boolean(name string, dst *bool) {
 			return
 		}
 		*dst = b
+	}
+}
+
+func (e env) integer(name string, dst *int) {
+	if v := strings.TrimSpace(e.get(name)); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			e.errs.add("environment %s=%q is not a whole number", name, v)
+			return
+		}
+		*dst = n
 	}
 }
 

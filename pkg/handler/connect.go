@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/essnap/essnap/pkg/esclient"
+	"github.com/essnap/essnap/pkg/metrics"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
 
@@ -61,6 +63,13 @@ func SignedConnector(creds aws.CredentialsProvider) Connector {
 	}
 }
 
+func namespace() string {
+	if ns := os.Getenv("ESSNAP_METRICS_NAMESPACE"); ns != "" {
+		return ns
+	}
+	return "essnap"
+}
+
 // ProductionDeps is what every function's main wires: JSON logs to stdout,
 // the real clock, the environment, and signed clients.
 func ProductionDeps() Deps {
@@ -69,5 +78,6 @@ func ProductionDeps() Deps {
 		Clock:   SystemClock{},
 		Log:     slog.New(slog.NewJSONHandler(os.Stdout, nil)),
 		Getenv:  os.Getenv,
+		Metrics: &metrics.EMF{W: os.Stdout, Namespace: namespace(), Now: time.Now},
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/essnap/essnap/pkg/handler"
+	"github.com/essnap/essnap/pkg/retention"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
 
@@ -56,6 +57,9 @@ type fakeOps struct {
 	status        func(repo, name string) (snapshot.Progress, error)
 	restore       func(repo, name string, opt snapshot.RestoreOptions) (snapshot.RestoreResult, error)
 	restoreStatus func(targets []string) (snapshot.RestoreProgress, error)
+
+	// listing answers ListForRetention.
+	listing []retention.Snapshot
 }
 
 var _ handler.Operations = (*fakeOps)(nil)
@@ -77,6 +81,11 @@ func (f *fakeOps) recorded(op string) []call {
 		}
 	}
 	return out
+}
+
+func (f *fakeOps) ListForRetention(_ context.Context, repo string) ([]retention.Snapshot, error) {
+	f.record(call{Op: "ListForRetention", Repo: repo})
+	return f.listing, nil
 }
 
 func (f *fakeOps) EngineVersion(context.Context) (snapshot.Version, error) {

@@ -94,8 +94,8 @@ func TestTakeSnapshotDefaults(t *testing.T) {
 			t.Errorf("metadata.essnap.%s = %#v, want %#v", k, meta[k], want)
 		}
 	}
-	if len(c.Create.Metadata) != 1 {
-		t.Errorf("metadata %+v has more than the essnap key", c.Create.Metadata)
+	if len(c.Create.Metadata) != 2 || c.Create.Metadata["essnap_policy"] != "nightly" {
+		t.Errorf("metadata %+v: want only the essnap object and essnap_policy=nightly (the retention policy id)", c.Create.Metadata)
 	}
 	if res.Repository != "essnap" || res.Snapshot != "nightly-2026.11.24" || res.State != snapshot.StateInProgress {
 		t.Errorf("result %+v", res)

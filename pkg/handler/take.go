@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"time"
 
 	"github.com/essnap/essnap/pkg/failure"
+	"github.com/essnap/essnap/pkg/retention"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
 
@@ -24,6 +26,11 @@ type SnapshotEvent struct {
 	Trigger            *string        `json:"trigger"`
 	Execution          *string        `json:"execution"`
 	Metadata           map[string]any `json:"metadata"`
+	// Action is "snapshot" (default) or "retention" (apply retention only,
+	// for a schedule of its own after the nightly snapshot has finished).
+	Action    *string          `json:"action"`
+	Retention *RetentionFields `json:"retention"`
+	DryRun    *bool            `json:"dry_run"`
 }
 
 // SnapshotConfig is the resolved take-snapshot configuration.
@@ -34,6 +41,9 @@ type SnapshotConfig struct {
 	IgnoreUnavailable, IncludeGlobalState        bool
 	Partial, WaitForCompletion                   bool
 	Metadata                                     map[string]any
+	Action                                       string
+	Retention                                    retentionConfig
+	DryRun                                       bool
 	errs                                         problems
 }
 
@@ -42,15 +52,24 @@ var triggers = map[string]bool{"schedule": true, "console": true, "workflow": tr
 
 // NewSnapshotConfig applies defaults, environment and event, in that order.
 func NewSnapshotConfig(getenv func(string) string, ev SnapshotEvent) SnapshotConfig {
-	c := SnapshotConfig{Repository: "essnap", NameTemplate: "nightly-{now/d}", Trigger: "console", IgnoreUnavailable: true}
+	c := SnapshotConfig{Repository: "essnap", NameTemplate: "nightly-{now/d}", Trigger: "console", IgnoreUnavailable: true, Action: "snapshot"}
+	c.Retention.Policy.PolicyID = "nightly"
+	c.Retention.batchSize = retention.DefaultMaxPerRequest
 	e := env{get: getenv, errs: &c.errs}
 	c.fromEnv(e)
 	e.str("ESSNAP_REPOSITORY", &c.Repository)
 	e.str("ESSNAP_SNAPSHOT_NAME", &c.NameTemplate)
 	e.list("ESSNAP_INDICES", &c.Indices)
+	c.Retention.fromEnv(e)
 	c.fromEvent(ev.domainFields)
 	set(&c.Repository, ev.Repository)
 	set(&c.NameTemplate, ev.Snapshot)
+	set(&c.Action, ev.Action)
+	set(&c.DryRun, ev.DryRun)
+	c.Retention.fromEvent(ev.Retention)
+	if c.Retention.Policy.Prefix == "" {
+		c.Retention.Policy.Prefix = staticPrefix(c.NameTemplate)
+	}
 	if ev.Indices != nil {
 		c.Indices = ev.Indices
 	}
@@ -65,7 +84,7 @@ func NewSnapshotConfig(getenv func(string) string, ev SnapshotEvent) SnapshotCon
 }
 
 // Validate reports every problem at once and resolves the snapshot name.
-func (c SnapshotConfig) Validate(now func() (name string, err error)) (string, error) {
+func (c *SnapshotConfig) Validate(now func() (name string, err error)) (string, error) {
 	p := append(problems(nil), c.errs...)
 	c.validate(&p)
 	if err := snapshot.ValidateRepositoryName("repository", c.Repository); err != nil {
@@ -84,10 +103,20 @@ func (c SnapshotConfig) Validate(now func() (name string, err error)) (string, e
 		p.add("trigger %q is unknown; use schedule, console, workflow or api", c.Trigger)
 	}
 	for k := range c.Metadata {
-		if k == "essnap" {
-			p.add("metadata key \"essnap\" is reserved; essnap records the trigger and options there")
+		if k == "essnap" || k == retention.PolicyMetadataKey {
+			p.add("metadata key %q is reserved; essnap records the trigger, options and retention policy there", k)
 		}
 	}
+	switch c.Action {
+	case "snapshot":
+	case "retention":
+		if !c.Retention.enabled() {
+			p.add("action \"retention\" needs a retention rule: set retention.expire_after, max_count or keep_daily/keep_weekly/keep_monthly (or ESSNAP_RETENTION_*)")
+		}
+	default:
+		p.add("action %q is unknown; use snapshot (default) or retention", c.Action)
+	}
+	c.Retention.validate(&p)
 	if len(p) > 0 {
 		return "", failure.Validation("take-snapshot", p)
 	}
@@ -112,7 +141,8 @@ type SnapshotResult struct {
 		Failed     int `json:"failed"`
 		Successful int `json:"successful"`
 	} `json:"shards"`
-	Failures []snapshot.ShardFailure `json:"failures,omitempty"`
+	Failures  []snapshot.ShardFailure `json:"failures,omitempty"`
+	Retention *RetentionResult        `json:"retention,omitempty"`
 }
 
 // Invoke starts (or finds) the snapshot for this period.
@@ -131,6 +161,14 @@ func (h TakeSnapshot) Invoke(ctx context.Context, raw json.RawMessage) (Snapshot
 	if err != nil {
 		return SnapshotResult{}, err
 	}
+	if c.Action == "retention" {
+		r, err := h.applyRetention(ctx, ops, c.Repository, c.Retention, now, c.DryRun)
+		out := SnapshotResult{Repository: c.Repository, Retention: &r}
+		if err != nil {
+			return out, h.fail(ctx, "take-snapshot retention", err)
+		}
+		return out, nil
+	}
 	meta := maps.Clone(c.Metadata)
 	if meta == nil {
 		meta = map[string]any{}
@@ -147,6 +185,7 @@ func (h TakeSnapshot) Invoke(ctx context.Context, raw json.RawMessage) (Snapshot
 		origin["indices"] = c.Indices
 	}
 	meta["essnap"] = origin
+	meta[retention.PolicyMetadataKey] = c.Retention.Policy.PolicyID
 	res, err := ops.CreateSnapshot(ctx, c.Repository, name, snapshot.CreateOptions{
 		Indices: c.Indices, IgnoreUnavailable: c.IgnoreUnavailable, IncludeGlobalState: c.IncludeGlobalState,
 		Partial: c.Partial, Metadata: meta, WaitForCompletion: c.WaitForCompletion,
@@ -160,10 +199,39 @@ func (h TakeSnapshot) Invoke(ctx context.Context, raw json.RawMessage) (Snapshot
 		out.StartTime = res.Start().Format("2006-01-02T15:04:05Z")
 	}
 	h.Log.InfoContext(ctx, "snapshot", "repository", c.Repository, "snapshot", out.Snapshot, "state", out.State, "existing", out.Existing, "trigger", c.Trigger)
-	if out.State == snapshot.StatePartial || out.State == snapshot.StateFailed {
-		return out, h.fail(ctx, "take-snapshot", failure.SnapshotFailed(fmt.Sprintf("snapshot %s/%s ended %s: %d of %d shards failed%s", c.Repository, out.Snapshot, out.State, out.Shards.Failed, out.Shards.Total, firstFailure(out.Failures))))
+	switch out.State {
+	case snapshot.StatePartial, snapshot.StateFailed:
+		h.publish(c.Repository, map[string]float64{"SnapshotFailed": 1, "ShardsFailed": float64(out.Shards.Failed)})
+		return out, h.fail(ctx, "take-snapshot", failure.SnapshotFailed(fmt.Sprintf("snapshot %s/%s ended %s: %d of %d shards failed%s; retention was not applied", c.Repository, out.Snapshot, out.State, out.Shards.Failed, out.Shards.Total, firstFailure(out.Failures))))
+	case snapshot.StateSuccess:
+		h.publishSuccess(ctx, ops, c.Repository, res.Info, now)
+		if c.Retention.enabled() {
+			r, err := h.applyRetention(ctx, ops, c.Repository, c.Retention, now, c.DryRun)
+			out.Retention = &r
+			if err != nil {
+				return out, h.fail(ctx, "take-snapshot retention", err)
+			}
+		}
+	default:
+		if c.Retention.enabled() {
+			out.Retention = &RetentionResult{PolicyID: c.Retention.Policy.PolicyID, Deleted: []RetentionDecision{},
+				Deferred: "the snapshot is " + out.State + "; retention runs only after a SUCCESS: invoke with {\"action\":\"retention\"} once it has finished"}
+		}
 	}
 	return out, nil
+}
+
+// publishSuccess reports a finished SUCCESS snapshot; its size needs one
+// more request, which is skipped (not failed) when it errors.
+func (h TakeSnapshot) publishSuccess(ctx context.Context, ops Operations, repo string, info snapshot.Info, now time.Time) {
+	vals := map[string]float64{"SnapshotSucceeded": 1, "ShardsFailed": float64(info.Shards.Failed), "LastSuccessAgeSeconds": now.Sub(info.Start()).Seconds()}
+	if info.DurationMillis > 0 {
+		vals["SnapshotDurationSeconds"] = float64(info.DurationMillis) / 1000
+	}
+	if p, err := ops.Status(ctx, repo, info.Snapshot); err == nil {
+		vals["SnapshotSizeBytes"] = float64(p.TotalBytes)
+	}
+	h.publish(repo, vals)
 }
 
 func firstFailure(f []snapshot.ShardFailure) string {

@@ -1,0 +1,18 @@
+// Package metrics publishes CloudWatch metrics through the Embedded Metric
+// Format: one JSON log line per publication, which Lambda's log pipeline
+// turns into metrics. No PutMetricData call, no IAM permission, no latency
+// on the function's path, and the line is readable in the logs too.
+//
+// Metrics (namespace from ESSNAP_METRICS_NAMESPACE, dimension Repository):
+//
+//	SnapshotSucceeded        Count    1 when a run sees a fresh SUCCESS snapshot
+//	SnapshotFailed           Count    1 when a run sees PARTIAL or FAILED
+//	SnapshotDurationSeconds  Seconds  of a finished snapshot
+//	SnapshotSizeBytes        Bytes    total size of a finished snapshot
+//	ShardsFailed             Count    of a finished snapshot
+//	LastSuccessAgeSeconds    Seconds  age of the newest SUCCESS snapshot
+//	RetentionDeletions       Count    snapshots deleted by retention
+//
+// The stack's "no successful snapshot for 26 hours" alarm watches
+// SnapshotSucceeded.
+package metrics
