@@ -124,7 +124,9 @@ func TestCollisionWithRunningSnapshot(t *testing.T) {
 			t.Cleanup(func() { deleteIndices(t, e, "cr-*") })
 			seed(t, e, "cr-big", 5000)
 			mustRaw(t, e, "PUT", "/_cluster/settings", `{"transient":{"snapshot.max_concurrent_operations":1}}`)
-			t.Cleanup(func() { mustRaw(t, e, "PUT", "/_cluster/settings", `{"transient":{"snapshot.max_concurrent_operations":null}}`) })
+			t.Cleanup(func() {
+				mustRaw(t, e, "PUT", "/_cluster/settings", `{"transient":{"snapshot.max_concurrent_operations":null}}`)
+			})
 			env := lifecycleEnv(t, e, "it-cr")
 			loc := env["ESSNAP_FS_LOCATION"]
 			mustRaw(t, e, "PUT", "/_snapshot/it-cr", fmt.Sprintf(`{"type":"fs","settings":{"location":%q,"max_snapshot_bytes_per_sec":"10kb"}}`, loc))
