@@ -675,70 +675,12 @@ func TestTemplate(t *testing.T) {
 			}
 			forEachStack(t, f, func(t *testing.T, s *stack) {
 				ids := resourcesOfType(s, "AWS::Scheduler::Schedule")
-				if !slices.Equal(ids, []string{"NightlySchedule"}) {
+				slices.Sort(ids)
+				if !slices.Equal(ids, []string{"NightlySchedule", "RetentionSchedule"}) {
 					t.Fatalf("schedules = %v", ids)
 				}
-				p := props(s, "NightlySchedule")
-				target := mapOf(p["Target"])
-				var in map[string]any
-				if err := json.Unmarshal([]byte(fmt.Sprint(target["Input"])), &in); err != nil {
-					t.Fatalf("schedule Input %v is not a JSON object: %v", target["Input"], err)
-				}
-				if in["trigger"] != "schedule" {
-					t.Errorf("schedule Input trigger = %v, want schedule", in["trigger"])
-				}
-				wantState := fmt.Sprint(s.params["ScheduleState"])
-				if s.conditions["IsReadonly"] {
-					wantState = "DISABLED"
-				}
-				if p["State"] != wantState {
-					t.Errorf("schedule State = %v, want %s", p["State"], wantState)
-				}
-				tz := fmt.Sprint(p["ScheduleExpressionTimezone"])
-				if tz == "" {
-					t.Error("ScheduleExpressionTimezone not set")
-				} else if _, err := time.LoadLocation(tz); err != nil {
-					t.Errorf("ScheduleExpressionTimezone %q: %v", tz, err)
-				}
-				if !regexp.MustCompile(`^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$`).MatchString(fmt.Sprint(p["ScheduleExpression"])) {
-					t.Errorf("default ScheduleExpression %v is not a 6-field cron()", p["ScheduleExpression"])
-				}
-				if mapOf(target["RetryPolicy"])["MaximumRetryAttempts"] == nil {
-					t.Error("no RetryPolicy.MaximumRetryAttempts")
-				}
-				dlq := fmt.Sprint(mapOf(target["DeadLetterConfig"])["Arn"])
-				if !strings.HasPrefix(dlq, "arn:aws:sqs:") {
-					t.Errorf("DeadLetterConfig.Arn = %s, want an SQS queue", dlq)
-				}
-				fnArn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", testRegion, testAccount, physicalID("TakeSnapshotFunction"))
-				var role string
-				for _, id := range resourcesOfType(s, "AWS::IAM::Role") {
-					if fmt.Sprintf("arn:aws:iam::%s:role/%s", testAccount, physicalID(id)) == target["RoleArn"] {
-						role = id
-					}
-				}
-				if role == "" {
-					t.Fatalf("schedule RoleArn %v is not a role of this stack", target["RoleArn"])
-				}
-				trust := fmt.Sprint(props(s, role)["AssumeRolePolicyDocument"])
-				if !strings.Contains(trust, "scheduler.amazonaws.com") {
-					t.Errorf("%s is not assumable by scheduler.amazonaws.com", role)
-				}
-				for _, st := range roleStatements(s, role) {
-					for _, a := range strs(st["Action"]) {
-						switch a {
-						case "lambda:InvokeFunction":
-							if r := strs(st["Resource"]); !slices.Equal(r, []string{fnArn}) {
-								t.Errorf("%s may invoke %v, want only take-snapshot", role, r)
-							}
-						case "sqs:SendMessage":
-							if r := strs(st["Resource"]); !slices.Equal(r, []string{dlq}) {
-								t.Errorf("%s may send to %v, want only the DLQ", role, r)
-							}
-						default:
-							t.Errorf("%s has unexpected action %s", role, a)
-						}
-					}
+				for _, id := range ids {
+					checkSchedule(t, s, id, map[string]string{"NightlySchedule": "snapshot", "RetentionSchedule": "retention"}[id])
 				}
 			})
 		}},
@@ -1016,4 +958,90 @@ func asInt(t *testing.T, v any) int {
 		t.Errorf("%v is not an integer", v)
 	}
 	return n
+}
+
+// checkSchedule asserts one schedule: it invokes only take-snapshot with an
+// input the handler accepts for action, in a real time zone, with retries,
+// a dead-letter queue and a role that may do nothing else.
+func checkSchedule(t *testing.T, s *stack, id, action string) {
+	t.Helper()
+	p := props(s, id)
+	target := mapOf(p["Target"])
+
+	var in map[string]any
+	if err := json.Unmarshal([]byte(fmt.Sprint(target["Input"])), &in); err != nil {
+		t.Fatalf("schedule Input %v is not a JSON object: %v", target["Input"], err)
+	}
+	if in["trigger"] != "schedule" {
+		t.Errorf("schedule Input trigger = %v, want schedule", in["trigger"])
+	}
+	wantState := fmt.Sprint(s.params["ScheduleState"])
+	if s.conditions["IsReadonly"] {
+		wantState = "DISABLED"
+	}
+	if p["State"] != wantState {
+		t.Errorf("schedule State = %v, want %s", p["State"], wantState)
+	}
+	tz := fmt.Sprint(p["ScheduleExpressionTimezone"])
+	if tz == "" {
+		t.Error("ScheduleExpressionTimezone not set")
+	} else if _, err := time.LoadLocation(tz); err != nil {
+		t.Errorf("ScheduleExpressionTimezone %q: %v", tz, err)
+	}
+	if !regexp.MustCompile(`^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$`).MatchString(fmt.Sprint(p["ScheduleExpression"])) {
+		t.Errorf("default ScheduleExpression %v is not a 6-field cron()", p["ScheduleExpression"])
+	}
+	if mapOf(target["RetryPolicy"])["MaximumRetryAttempts"] == nil {
+		t.Error("no RetryPolicy.MaximumRetryAttempts")
+	}
+	dlq := fmt.Sprint(mapOf(target["DeadLetterConfig"])["Arn"])
+	if !strings.HasPrefix(dlq, "arn:aws:sqs:") {
+		t.Errorf("DeadLetterConfig.Arn = %s, want an SQS queue", dlq)
+	}
+	fnArn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", testRegion, testAccount, physicalID("TakeSnapshotFunction"))
+	if target["Arn"] != fnArn {
+		t.Errorf("%s targets %v, want take-snapshot %s", id, target["Arn"], fnArn)
+	}
+	var role string
+	for _, id := range resourcesOfType(s, "AWS::IAM::Role") {
+		if fmt.Sprintf("arn:aws:iam::%s:role/%s", testAccount, physicalID(id)) == target["RoleArn"] {
+			role = id
+		}
+	}
+	if role == "" {
+		t.Fatalf("schedule RoleArn %v is not a role of this stack", target["RoleArn"])
+	}
+	trust := fmt.Sprint(props(s, role)["AssumeRolePolicyDocument"])
+	if !strings.Contains(trust, "scheduler.amazonaws.com") {
+		t.Errorf("%s is not assumable by scheduler.amazonaws.com", role)
+	}
+	for _, st := range roleStatements(s, role) {
+		for _, a := range strs(st["Action"]) {
+			switch a {
+			case "lambda:InvokeFunction":
+				if r := strs(st["Resource"]); !slices.Equal(r, []string{fnArn}) {
+					t.Errorf("%s may invoke %v, want only take-snapshot", role, r)
+				}
+			case "sqs:SendMessage":
+				if r := strs(st["Resource"]); !slices.Equal(r, []string{dlq}) {
+					t.Errorf("%s may send to %v, want only the DLQ", role, r)
+				}
+			default:
+				t.Errorf("%s has unexpected action %s", role, a)
+			}
+		}
+	}
+	var ev handler.SnapshotEvent
+	dec := json.NewDecoder(strings.NewReader(fmt.Sprint(target["Input"])))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ev); err != nil {
+		t.Fatalf("%s Input is not a take-snapshot event: %v", id, err)
+	}
+	got := "snapshot"
+	if ev.Action != nil {
+		got = *ev.Action
+	}
+	if got != action {
+		t.Errorf("%s Input action = %s, want %s", id, got, action)
+	}
 }
