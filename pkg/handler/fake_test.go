@@ -1,13 +1,10 @@
 package handler_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"flag"
+	"github.com/essnap/essnap/internal/golden"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -19,8 +16,6 @@ import (
 	"github.com/essnap/essnap/pkg/retention"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // fixedNow is the handlers' clock: 03:00 UTC, when the nightly schedule runs.
 var fixedNow = time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
@@ -247,26 +242,5 @@ func wantErr(t *testing.T, err error, typ string, fragments ...string) {
 
 func checkGolden(t *testing.T, name string, v any) {
 	t.Helper()
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		t.Fatal(err)
-	}
-	got := buf.Bytes()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run %s -update to create it)", err, t.Name())
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (rerun with -update if the change is intended)\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	golden.JSON(t, filepath.Join("testdata", name), v)
 }

@@ -3,6 +3,7 @@ package handler
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -124,12 +125,16 @@ type RetentionResult struct {
 	Requests int                 `json:"requests"`
 }
 
-// newestCandidate returns the newest snapshot created by the policy.
-func newestCandidate(p retention.Policy, snaps []retention.Snapshot) (retention.Snapshot, bool) {
+// newest returns the newest snapshot created by the policy, of any state
+// when states is empty, else of one of states.
+func newest(p retention.Policy, snaps []retention.Snapshot, states ...string) (retention.Snapshot, bool) {
 	var best retention.Snapshot
 	found := false
 	for _, s := range snaps {
 		if !strings.HasPrefix(s.Name, p.Prefix) || s.Metadata[retention.PolicyMetadataKey] != p.PolicyID {
+			continue
+		}
+		if len(states) > 0 && !slices.Contains(states, s.State) {
 			continue
 		}
 		if !found || s.Start.After(best.Start) {
@@ -149,16 +154,16 @@ func (h TakeSnapshot) applyRetention(ctx context.Context, ops Operations, repo s
 	if err != nil {
 		return res, fmt.Errorf("retention on %s: %w", repo, err)
 	}
-	if newest, ok := newestCandidate(rc.Policy, snaps); ok {
-		switch newest.State {
+	if last, ok := newest(rc.Policy, snaps); ok {
+		switch last.State {
 		case snapshot.StateInProgress:
-			return res, &failure.ConcurrentSnapshotError{Detail: &failure.Detail{Message: fmt.Sprintf("retention on %s waits: the policy's newest snapshot %s is still running; retry after it finishes", repo, newest.Name)}}
+			return res, &failure.ConcurrentSnapshotError{Detail: &failure.Detail{Message: fmt.Sprintf("retention on %s waits: the policy's newest snapshot %s is still running; retry after it finishes", repo, last.Name)}}
 		case snapshot.StatePartial, snapshot.StateFailed:
 			h.publish(repo, map[string]float64{"SnapshotFailed": 1})
-			return res, failure.SnapshotFailed(fmt.Sprintf("retention on %s not applied: the policy's newest snapshot %s is %s; fix the cause and take a successful snapshot first", repo, newest.Name, newest.State))
+			return res, failure.SnapshotFailed(fmt.Sprintf("retention on %s not applied: the policy's newest snapshot %s is %s; fix the cause and take a successful snapshot first", repo, last.Name, last.State))
 		}
 	}
-	if last, ok := newestSuccess(rc.Policy, snaps); ok {
+	if last, ok := newest(rc.Policy, snaps, snapshot.StateSuccess); ok {
 		age := now.Sub(last.Start)
 		vals := map[string]float64{"LastSuccessAgeSeconds": age.Seconds()}
 		if age < 24*time.Hour {
@@ -187,16 +192,4 @@ func (h TakeSnapshot) applyRetention(ctx context.Context, ops Operations, repo s
 	h.publish(repo, map[string]float64{"RetentionDeletions": float64(done)})
 	h.Log.InfoContext(ctx, "retention applied", "repository", repo, "policy_id", rc.Policy.PolicyID, "deleted", done, "kept", res.Kept, "ignored", res.Ignored, "requests", res.Requests)
 	return res, nil
-}
-
-func newestSuccess(p retention.Policy, snaps []retention.Snapshot) (retention.Snapshot, bool) {
-	var best retention.Snapshot
-	found := false
-	for _, s := range snaps {
-		if s.State == snapshot.StateSuccess && strings.HasPrefix(s.Name, p.Prefix) && s.Metadata[retention.PolicyMetadataKey] == p.PolicyID &&
-			(!found || s.Start.After(best.Start)) {
-			best, found = s, true
-		}
-	}
-	return best, found
 }

@@ -3,16 +3,13 @@ package retention
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
+	"github.com/essnap/essnap/internal/golden"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 	_ "time/tzdata" // golden cases name IANA zones; do not depend on the host's zoneinfo
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/golden/*/plan.json from the current code")
 
 // goldenCase is testdata/golden/<name>/case.json: the policy as operators
 // write it and the clock.
@@ -58,20 +55,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join(dir, "plan.json")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -run TestGolden -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("plan differs from %s (run go test -run TestGolden -update and review the diff):\n%s", path, firstDiff(got, want))
-			}
+			golden.Bytes(t, filepath.Join(dir, "plan.json"), got)
 		})
 	}
 }
@@ -111,22 +95,4 @@ func renderPlan(p Plan) ([]byte, error) {
 		panic("renderPlan produced invalid JSON")
 	}
 	return b.Bytes(), nil
-}
-
-// firstDiff shows the first differing line.
-func firstDiff(got, want []byte) string {
-	g, w := bytes.Split(got, []byte("\n")), bytes.Split(want, []byte("\n"))
-	for i := 0; i < max(len(g), len(w)); i++ {
-		var gl, wl []byte
-		if i < len(g) {
-			gl = g[i]
-		}
-		if i < len(w) {
-			wl = w[i]
-		}
-		if !bytes.Equal(gl, wl) {
-			return "line " + strconv.Itoa(i+1) + "\n got: " + string(gl) + "\nwant: " + string(wl)
-		}
-	}
-	return "(no line differs)"
 }

@@ -17,12 +17,13 @@ import (
 )
 
 // Snapshot states as the engines report them.
+// They are retention's, so the two packages can never disagree.
 const (
-	StateSuccess      = "SUCCESS"
-	StatePartial      = "PARTIAL"
-	StateFailed       = "FAILED"
-	StateInProgress   = "IN_PROGRESS"
-	StateIncompatible = "INCOMPATIBLE"
+	StateSuccess      = retention.StateSuccess
+	StatePartial      = retention.StatePartial
+	StateFailed       = retention.StateFailed
+	StateInProgress   = retention.StateInProgress
+	StateIncompatible = retention.StateIncompatible
 )
 
 // Ops runs snapshot operations on one domain. It holds no state besides the
