@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/elastic/go-elasticsearch/v7"
+	"github.com/elastic/go-elasticsearch/v7/estransport"
 )
 
 // Config describes one domain connection. Zero values are the defaults.
@@ -48,6 +49,8 @@ type Config struct {
 // Client is a go-elasticsearch client plus the small request helper essnap's
 // operations use, so that names are escaped and errors typed in one place.
 type Client struct {
+	// ES is the v7 client without its typed API fields (ES.API is nil, see
+	// New): use ES.Perform, or esapi.XxxRequest{...}.Do(ctx, ES).
 	ES       *elasticsearch.Client
 	endpoint *url.URL
 	// Region is the signing region in use ("" when unsigned).
@@ -124,15 +127,21 @@ func New(cfg Config) (*Client, error) {
 	rt = deadline{next: rt, timeout: cfg.RequestTimeout, margin: cfg.DeadlineMargin, now: cfg.Now}
 	rt = &retry{next: rt, maxAttempts: cfg.MaxAttempts, base: cfg.BaseBackoff, max: cfg.MaxBackoff, sleep: cfg.Sleep, jitter: fullJitter}
 
-	es, err := elasticsearch.NewClient(elasticsearch.Config{
-		Addresses:    []string{u.String()},
+	// The client is assembled from its parts rather than with
+	// elasticsearch.NewClient, which also calls esapi.New: that one call links
+	// every typed API of esapi (≈1.9 MB of each bootstrap, docs/benchmarks.md).
+	// Perform, and with it the product check (an esapi.InfoRequest sent through
+	// rt), is unchanged. Typed APIs are used as esapi.XxxRequest{}.Do(ctx, c.ES).
+	addr := *u
+	tp, err := estransport.New(estransport.Config{
+		URLs:         []*url.URL{&addr},
 		Transport:    rt,
 		DisableRetry: true, // the retry decorator owns retries
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build client for %s: %w", u.Host, err)
 	}
-	c.ES = es
+	c.ES = &elasticsearch.Client{Transport: tp}
 	return c, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v7"
+	"github.com/elastic/go-elasticsearch/v7/esapi"
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/snapshot"
@@ -30,7 +31,7 @@ func TestProductCheck(t *testing.T) {
 			} else {
 				t.Logf("plain client on %s: %v", e.Name, err)
 			}
-			res, err := e.Ops.C.ES.Info()
+			res, err := esapi.InfoRequest{}.Do(ctx(t), e.Ops.C.ES)
 			if err != nil {
 				t.Fatalf("essnap client failed the product check: %v", err)
 			}
@@ -38,7 +39,7 @@ func TestProductCheck(t *testing.T) {
 			if res.StatusCode != 200 {
 				t.Fatalf("GET / = %d", res.StatusCode)
 			}
-			cat, err := e.Ops.C.ES.Cat.Indices(e.Ops.C.ES.Cat.Indices.WithFormat("json"))
+			cat, err := esapi.CatIndicesRequest{Format: "json"}.Do(ctx(t), e.Ops.C.ES)
 			if err != nil || cat.StatusCode != 200 {
 				t.Fatalf("esapi cat indices: %v %v", err, cat)
 			}
