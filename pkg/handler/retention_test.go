@@ -79,6 +79,7 @@ func TestRetentionAction(t *testing.T) {
 	}{
 		{"deletes beyond max_count in batches", snapshot.StateSuccess, `{"action":"retention"}`, "", 170, 1 + 4},
 		{"dry run deletes nothing", snapshot.StateSuccess, `{"action":"retention","dry_run":true}`, "", 170, 1},
+		{"expire_after alone is a rule", snapshot.StateSuccess, `{"action":"retention","retention":{"max_count":0,"expire_after":"150d"}}`, "", 49, 1 + 1},
 		{"event overrides the environment", snapshot.StateSuccess, `{"action":"retention","retention":{"max_count":195,"batch_size":2}}`, "", 5, 1 + 3},
 		{"newest running: retryable wait", snapshot.StateInProgress, `{"action":"retention"}`, "ConcurrentSnapshotError", 0, 1},
 		{"newest PARTIAL: nothing deleted", snapshot.StatePartial, `{"action":"retention"}`, "SnapshotFailedError", 0, 1},

@@ -107,6 +107,7 @@ func (c *SnapshotConfig) Validate(now func() (name string, err error)) (string, 
 			p.add("metadata key %q is reserved; essnap records the trigger, options and retention policy there", k)
 		}
 	}
+	c.Retention.validate(&p) // parses expire_after, which enabled() reads
 	switch c.Action {
 	case "snapshot":
 	case "retention":
@@ -116,7 +117,6 @@ func (c *SnapshotConfig) Validate(now func() (name string, err error)) (string, 
 	default:
 		p.add("action %q is unknown; use snapshot (default) or retention", c.Action)
 	}
-	c.Retention.validate(&p)
 	if len(p) > 0 {
 		return "", failure.Validation("take-snapshot", p)
 	}
