@@ -36,7 +36,8 @@ help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-28s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # ------------------------------------------------------------ sam build hooks
-.PHONY: build-RegisterRepoFunction build-TakeSnapshotFunction build-RestoreFunction build-CheckProgressFunction
+.PHONY: build-RegisterRepoFunction build-TakeSnapshotFunction build-RestoreFunction build-CheckProgressFunction \
+	build-PreflightFunction build-VerifyFunction
 
 build-RegisterRepoFunction: ## (sam build) register-repo bootstrap into $ARTIFACTS_DIR
 	$(call lambda-build,register-repo)
@@ -47,9 +48,15 @@ build-TakeSnapshotFunction: ## (sam build) take-snapshot bootstrap into $ARTIFAC
 build-RestoreFunction: ## (sam build) restore bootstrap into $ARTIFACTS_DIR
 	$(call lambda-build,restore)
 
-# For the migration state machine's progress poller (not in template.yaml yet).
+# The migration state machine's progress poller.
 build-CheckProgressFunction: ## (sam build) check-progress bootstrap into $ARTIFACTS_DIR
 	$(call lambda-build,check-progress)
+
+build-PreflightFunction: ## (sam build) preflight bootstrap into $ARTIFACTS_DIR
+	$(call lambda-build,preflight)
+
+build-VerifyFunction: ## (sam build) verify bootstrap into $ARTIFACTS_DIR
+	$(call lambda-build,verify)
 
 # ---------------------------------------------------------------- developer
 .PHONY: build
@@ -84,6 +91,10 @@ check-template: ## cfn-lint, sam validate --lint, sam build and arm64 artifact c
 demo: ## Run the local demo (scripts/demo.sh)
 	bash scripts/demo.sh
 
+.PHONY: migration-demo
+migration-demo: ## Same as demo: ES 7.10 -> OpenSearch migration through the state machine
+	bash scripts/demo.sh
+
 .PHONY: lint
 lint: ## gofmt, go vet, staticcheck, cfn-lint, sam validate --lint
 	@echo "gofmt -l"; \
@@ -98,6 +109,15 @@ lint: ## gofmt, go vet, staticcheck, cfn-lint, sam validate --lint
 .PHONY: deploy
 deploy: ## sam build + sam deploy --guided (needs AWS credentials)
 	@$(SAM_CMD); "$$sam" build --build-in-source --template "$(TEMPLATE)" && "$$sam" deploy --guided --capabilities CAPABILITY_IAM
+
+.PHONY: bench-lambda
+bench-lambda: ## Benchmarks (not tests): bootstrap sizes and init time under the RIE vs Python (docs/benchmarks.md)
+	@rc=0; bash bench/size.sh || rc=1; echo; bash bench/init/run.sh || rc=1; exit $$rc
+
+.PHONY: bench-retention
+bench-retention: ## Benchmark (not a test): retention vs Curator delete_snapshots on a real ES 7.10, and the 10k-snapshot pass (docs/benchmarks.md)
+	@rc=0; bash bench/retention/run.sh || rc=1; echo; \
+		$(GO) test -run '^$$' -bench BenchmarkRetention10k -benchtime 40x -count 5 ./pkg/retention/ || rc=1; exit $$rc
 
 .PHONY: clean
 clean: ## Remove build outputs (build/, .aws-sam/)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and runs essnap's real local peers (no Docker, no AWS):
 #   OpenSearch 2.19.1 and Elasticsearch 7.10.2 from Maven Central (one JVM each),
-#   the AWS Lambda Runtime Interface Emulator (Go module).
+#   the AWS Lambda Runtime Interface Emulator (Go module),
+#   aws-local-stepfunctions and asl-validator (npm ci in test/workflow).
 # Usage:
 #   scripts/peers.sh install
 #   scripts/peers.sh start opensearch|elasticsearch [NAME] [HTTP_PORT]
@@ -36,6 +37,12 @@ install() {
     GOBIN=$CACHE/bin go install "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$RIE_VERSION"
   fi
   command -v aws >/dev/null || pip install --quiet awscli
+  # aws-local-stepfunctions and asl-validator for the migration workflow (test/workflow).
+  command -v npm >/dev/null || { log "npm is missing: install Node.js 20+ (apt-get install nodejs npm)"; exit 1; }
+  if [[ ! -d $ROOT/test/workflow/node_modules/aws-local-stepfunctions || $ROOT/test/workflow/package-lock.json -nt $ROOT/test/workflow/node_modules/.package-lock.json ]]; then
+    log "installing the workflow runner's npm packages (npm ci in test/workflow)"
+    (cd "$ROOT/test/workflow" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  fi
   log "peers installed under $CACHE"
 }
 

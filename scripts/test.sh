@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs the real peers, starts
-# OpenSearch 2.19 and Elasticsearch 7.10 on loopback, then runs lint, unit
-# tests, integration tests on both engines, the Lambda emulator tests and the
-# template checks. Any missing peer fails the run. Usage: make test
+# OpenSearch 2.19 (twice) and Elasticsearch 7.10 on loopback, then runs lint
+# (with asl-validator), unit tests, integration tests on both engines, the
+# Lambda emulator tests, the migration workflow tests and the template
+# checks. Any missing peer fails the run. Usage: make test
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -20,6 +21,9 @@ if [[ -n $bad ]]; then echo "gofmt needed:"; echo "$bad"; exit 1; fi
 go vet ./... && go vet -tags integration ./...
 go tool staticcheck ./... && go tool staticcheck -tags integration ./...
 
+step "lint: asl-validator statemachine/migration.asl.json"
+(cd test/workflow && npx --no-install asl-validator --no-arn-check --json-path ../../statemachine/migration.asl.json)
+
 step "unit tests"
 go test ./...
 
@@ -27,21 +31,32 @@ step "start engines"
 trap 'bash scripts/peers.sh stop all' EXIT
 bash scripts/peers.sh start opensearch opensearch 9201
 bash scripts/peers.sh start elasticsearch elasticsearch 9211
+bash scripts/peers.sh start opensearch opensearch-b 9231
 export ESSNAP_TEST_ENGINES="opensearch=$(bash scripts/peers.sh url opensearch),elasticsearch=$(bash scripts/peers.sh url elasticsearch)"
 export ESSNAP_TEST_REPO_ROOT=$ESSNAP_RUN/repo
 
 step "integration tests on real engines ($ESSNAP_TEST_ENGINES)"
-set +e
-go test -tags integration -timeout 30m -v ./test/integration/ ./test/lambda/ >"$ESSNAP_RUN/integration.log" 2>&1
-rc=$?
-set -e
-grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:' "$ESSNAP_RUN/integration.log" | grep -v '^=== RUN' || true
-if [[ $rc != 0 ]]; then
-  echo "integration tests failed (exit $rc); last lines of $ESSNAP_RUN/integration.log:"; tail -80 "$ESSNAP_RUN/integration.log"; exit 1
-fi
-if grep -q -- '--- SKIP' "$ESSNAP_RUN/integration.log"; then
-  echo "an integration test skipped: a skipped real-engine test is a failure"; grep -- '--- SKIP' "$ESSNAP_RUN/integration.log"; exit 1
-fi
+# run_real LOG TIMEOUT PKG...: integration tests, failing on any failure or skip.
+run_real() {
+  local log=$ESSNAP_RUN/$1 timeout=$2 rc
+  shift 2
+  set +e
+  go test -tags integration -timeout "$timeout" -v "$@" >"$log" 2>&1
+  rc=$?
+  set -e
+  grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:' "$log" | grep -v '^=== RUN' || true
+  if [[ $rc != 0 ]]; then
+    echo "tests failed (exit $rc); last lines of $log:"; tail -80 "$log"; exit 1
+  fi
+  if grep -q -- '--- SKIP' "$log"; then
+    echo "a test skipped: a skipped real-engine test is a failure"; grep -- '--- SKIP' "$log"; exit 1
+  fi
+}
+run_real integration.log 30m ./test/integration/ ./test/lambda/
+
+step "migration workflow: aws-local-stepfunctions + emulator bootstraps, opensearch-b/elasticsearch -> opensearch, with ingestion"
+export ESSNAP_WORKFLOW_ENGINES="$ESSNAP_TEST_ENGINES,opensearch-b=$(bash scripts/peers.sh url opensearch-b)"
+run_real workflow.log 15m ./test/workflow/
 
 step "template: cfn-lint, sam validate --lint, sam build, template tests"
 bash scripts/check-template.sh

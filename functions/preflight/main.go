@@ -1,0 +1,13 @@
+// Command preflight is the essnap migration pre-flight Lambda function; the logic is in pkg/handler.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/essnap/essnap/pkg/handler"
+)
+
+func main() {
+	h := handler.Preflight{Deps: handler.ProductionDeps()}
+	lambda.Start(h.Invoke)
+}

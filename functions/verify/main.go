@@ -1,0 +1,13 @@
+// Command verify is the essnap migration verification Lambda function; the logic is in pkg/handler.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/essnap/essnap/pkg/handler"
+)
+
+func main() {
+	h := handler.Verify{Deps: handler.ProductionDeps()}
+	lambda.Start(h.Invoke)
+}

@@ -1,0 +1,274 @@
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/essnap/essnap/pkg/failure"
+	"github.com/essnap/essnap/pkg/migrate"
+	"github.com/essnap/essnap/pkg/snapshot"
+)
+
+// MigrationOps is what the migration handlers need beyond Operations:
+// disk figures, counts and document ids. *snapshot.Ops implements it; the
+// handlers check for it at run time so Operations (and its fakes) stay as
+// they are for the single-domain functions.
+type MigrationOps interface {
+	Operations
+	Disk(ctx context.Context) ([]snapshot.NodeDisk, error)
+	Count(ctx context.Context, index string) (int64, error)
+	DocIDs(ctx context.Context, index string, visit func(ids []string) error) error
+}
+
+// PreflightEvent is preflight's input: both domains, what to migrate and how.
+type PreflightEvent struct {
+	Source         *domainFields `json:"source"`
+	Target         *domainFields `json:"target"`
+	Indices        []string      `json:"indices"`
+	Strategy       *string       `json:"strategy"`
+	RenameSuffix   *string       `json:"rename_suffix"`
+	SnapshotPrefix *string       `json:"snapshot_prefix"`
+	DiskHeadroom   *float64      `json:"disk_headroom"`
+}
+
+// PreflightConfig is the resolved preflight configuration.
+type PreflightConfig struct {
+	Source, Target domainConfig
+	Indices        []string
+	Strategy       string
+	RenameSuffix   string
+	SnapshotPrefix string
+	DiskHeadroom   float64
+	errs           problems
+}
+
+// NewPreflightConfig applies defaults, environment and event. The stack's
+// domain (ESSNAP_ENDPOINT) is the default source; ESSNAP_TARGET_* name the
+// default target, so a stack can carry a planned migration in its
+// environment and the state machine input only overrides it.
+func NewPreflightConfig(getenv func(string) string, ev PreflightEvent) PreflightConfig {
+	c := PreflightConfig{Strategy: migrate.Push, RenameSuffix: migrate.DefaultRenameSuffix, SnapshotPrefix: "migration", DiskHeadroom: 0.15}
+	e := env{get: getenv, errs: &c.errs}
+	c.Source.fromEnv(e)
+	e.str("ESSNAP_TARGET_ENDPOINT", &c.Target.Endpoint)
+	e.str("ESSNAP_TARGET_REGION", &c.Target.Region)
+	e.boolean("ESSNAP_TARGET_UNSIGNED", &c.Target.Unsigned)
+	e.list("ESSNAP_INDICES", &c.Indices)
+	e.str("ESSNAP_MIGRATION_STRATEGY", &c.Strategy)
+	e.str("ESSNAP_RESTORE_RENAME_SUFFIX", &c.RenameSuffix)
+	if v := strings.TrimSpace(getenv("ESSNAP_DISK_HEADROOM")); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			c.errs.add("environment ESSNAP_DISK_HEADROOM=%q is not a number; use a fraction such as 0.15", v)
+		}
+		c.DiskHeadroom = f
+	}
+	if ev.Source != nil {
+		c.Source.fromEvent(*ev.Source)
+	}
+	if ev.Target != nil {
+		c.Target.fromEvent(*ev.Target)
+	}
+	if ev.Indices != nil {
+		c.Indices = ev.Indices
+	}
+	set(&c.Strategy, ev.Strategy)
+	set(&c.RenameSuffix, ev.RenameSuffix)
+	set(&c.SnapshotPrefix, ev.SnapshotPrefix)
+	set(&c.DiskHeadroom, ev.DiskHeadroom)
+	return c
+}
+
+// Validate reports every problem at once.
+func (c PreflightConfig) Validate() error {
+	p := append(problems(nil), c.errs...)
+	validateDomains(&p, c.Source, c.Target)
+	switch c.Strategy {
+	case migrate.Push:
+		if c.RenameSuffix == "" {
+			p.add("rename_suffix is empty; push restores beside the live indices of the same name and needs a suffix such as \"-restored\"")
+		} else if _, err := (snapshot.Rename{Suffix: c.RenameSuffix}).Compile(); err != nil {
+			p.add("%v", err)
+		}
+	case migrate.Pull:
+	default:
+		p.add("strategy %q is unknown; use push (shippers switched first, restore renamed) or pull (restore first, then switch the poller)", c.Strategy)
+	}
+	for i, ix := range c.Indices {
+		if ix == "" {
+			p.add("indices[%d] is empty; remove it or give a pattern such as logs-*", i)
+		}
+	}
+	if c.DiskHeadroom < 0 || c.DiskHeadroom >= 1 {
+		p.add("disk_headroom %v must be a fraction in [0, 1), e.g. 0.15", c.DiskHeadroom)
+	}
+	if err := snapshot.ValidateName("snapshot_prefix", migrate.SnapshotName(c.SnapshotPrefix, time.Unix(0, 0))); err != nil || strings.ContainsAny(c.SnapshotPrefix, "{}<>") {
+		p.add("snapshot_prefix %q does not make a valid snapshot name (lowercase, no spaces or , # \\ / * ? \" < > | { })", c.SnapshotPrefix)
+	}
+	if len(p) > 0 {
+		return failure.Validation("preflight", p)
+	}
+	return nil
+}
+
+// validateDomains checks both sides and that they differ.
+func validateDomains(p *problems, src, tgt domainConfig) {
+	var sp, tp problems
+	src.validate(&sp)
+	tgt.validate(&tp)
+	for _, s := range sp {
+		p.add("source: %s", strings.Replace(s, `"endpoint" or ESSNAP_ENDPOINT`, `"source.endpoint" or ESSNAP_ENDPOINT`, 1))
+	}
+	for _, s := range tp {
+		p.add("target: %s", strings.Replace(s, `"endpoint" or ESSNAP_ENDPOINT`, `"target.endpoint" or ESSNAP_TARGET_ENDPOINT`, 1))
+	}
+	if src.Endpoint != "" && strings.TrimRight(src.Endpoint, "/") == strings.TrimRight(tgt.Endpoint, "/") {
+		p.add("source and target are the same domain (%s); a migration needs two domains", src.Endpoint)
+	}
+}
+
+// PreflightResult is what the pre-flight found and decided; the state
+// machine takes the snapshot name and index lists from it.
+type PreflightResult struct {
+	Strategy     string                  `json:"strategy"`
+	SourceEngine migrate.Engine          `json:"source_engine"`
+	TargetEngine migrate.Engine          `json:"target_engine"`
+	Snapshot     string                  `json:"snapshot"`
+	Indices      []snapshot.IndexMapping `json:"indices"`
+	// SourceIndices are the concrete names to snapshot (never patterns, so
+	// the snapshot holds exactly what was checked).
+	SourceIndices []string `json:"source_indices"`
+	// TargetIndices are the names the restore creates on the target.
+	TargetIndices []string          `json:"target_indices"`
+	RenameSuffix  string            `json:"rename_suffix"`
+	SkippedSystem []string          `json:"skipped_system_indices"`
+	SourceDocs    int64             `json:"source_docs"`
+	SourceBytes   int64             `json:"source_bytes"`
+	Disk          migrate.DiskCheck `json:"disk"`
+	CheckedAt     string            `json:"checked_at"`
+}
+
+// Preflight is the migration's pre-flight handler: it reads both domains
+// and refuses, before anything is written, a migration that cannot work.
+type Preflight struct{ Deps }
+
+// Invoke checks versions, index selection, conflicts on the target and the
+// target's free disk. Failures are VersionMismatchError, IndexConflictError,
+// InsufficientStorageError or ValidationError (nothing selected).
+func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightResult, error) {
+	var ev PreflightEvent
+	if err := decodeEvent(raw, &ev); err != nil {
+		return PreflightResult{}, err
+	}
+	c := NewPreflightConfig(h.Getenv, ev)
+	if err := c.Validate(); err != nil {
+		return PreflightResult{}, err
+	}
+	src, err := h.migrationOps(ctx, c.Source.Domain)
+	if err != nil {
+		return PreflightResult{}, err
+	}
+	tgt, err := h.migrationOps(ctx, c.Target.Domain)
+	if err != nil {
+		return PreflightResult{}, err
+	}
+	now := h.Clock.Now()
+	res := PreflightResult{Strategy: c.Strategy, Snapshot: migrate.SnapshotName(c.SnapshotPrefix, now), CheckedAt: now.UTC().Format("2006-01-02T15:04:05.000Z07:00")}
+	if c.Strategy == migrate.Push {
+		res.RenameSuffix = c.RenameSuffix
+	}
+
+	sv, err := src.EngineVersion(ctx)
+	if err != nil {
+		return res, h.fail(ctx, "preflight", fmt.Errorf("source: %w", err))
+	}
+	tv, err := tgt.EngineVersion(ctx)
+	if err != nil {
+		return res, h.fail(ctx, "preflight", fmt.Errorf("target: %w", err))
+	}
+	res.SourceEngine = migrate.Engine{Distribution: sv.Distribution, Number: sv.Number}
+	res.TargetEngine = migrate.Engine{Distribution: tv.Distribution, Number: tv.Number}
+	if err := migrate.CheckVersions(res.SourceEngine, res.TargetEngine); err != nil {
+		return res, h.fail(ctx, "preflight", failure.VersionMismatch("preflight: "+err.Error()))
+	}
+
+	srcIdx, err := src.Indices(ctx, "*")
+	if err != nil {
+		return res, h.fail(ctx, "preflight", fmt.Errorf("source: %w", err))
+	}
+	names := make([]string, 0, len(srcIdx))
+	for n := range srcIdx {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	tgtIdx, err := tgt.Indices(ctx, "*")
+	if err != nil {
+		return res, h.fail(ctx, "preflight", fmt.Errorf("target: %w", err))
+	}
+	existing := make(map[string]string, len(tgtIdx))
+	for n, s := range tgtIdx {
+		existing[n] = s.Status
+	}
+	var rn *snapshot.Renamer
+	if c.Strategy == migrate.Push {
+		rn, _ = snapshot.Rename{Suffix: c.RenameSuffix}.Compile() // validated above
+	}
+	plan, err := snapshot.PlanRestore(names, c.Indices, false, rn, existing)
+	if err != nil {
+		return res, h.fail(ctx, "preflight", failure.Validation("preflight", []string{"source: " + err.Error()}))
+	}
+	res.Indices, res.SkippedSystem = plan.Indices, plan.SkippedSystem
+	res.SourceIndices, res.TargetIndices = plan.Sources(), plan.Targets()
+	if res.SkippedSystem == nil {
+		res.SkippedSystem = []string{}
+	}
+	if len(plan.Collisions) > 0 {
+		list := make([]string, len(plan.Collisions))
+		for i, col := range plan.Collisions {
+			list[i] = fmt.Sprintf("%s (%s)", col.Index, col.Status)
+		}
+		why := "pull restores under the source names, so they must not exist on the target yet; stop the poller's writes to the target and remove them, or use push"
+		if c.Strategy == migrate.Push {
+			why = "push restores renamed copies; those names must be free; pick another rename_suffix or remove the leftovers of an earlier run"
+		}
+		return res, h.fail(ctx, "preflight", failure.IndexConflict(fmt.Sprintf("preflight: %d target indices already exist on the target: %s; %s", len(list), strings.Join(list, ", "), why)))
+	}
+	for _, n := range res.SourceIndices {
+		res.SourceDocs += srcIdx[n].Docs
+		res.SourceBytes += srcIdx[n].Bytes
+	}
+
+	disk, err := tgt.Disk(ctx)
+	if err != nil {
+		return res, h.fail(ctx, "preflight", fmt.Errorf("target: %w", err))
+	}
+	nodes := make([]migrate.NodeDisk, len(disk))
+	for i, d := range disk {
+		nodes[i] = migrate.NodeDisk{Node: d.Node, Total: d.Total, Avail: d.Avail}
+	}
+	res.Disk, err = migrate.CheckDisk(res.SourceBytes, nodes, c.DiskHeadroom)
+	if err != nil {
+		return res, h.fail(ctx, "preflight", failure.InsufficientStorage("preflight: "+err.Error()))
+	}
+	h.Log.InfoContext(ctx, "preflight passed", "strategy", res.Strategy, "source", res.SourceEngine.String(), "target", res.TargetEngine.String(),
+		"indices", len(res.Indices), "source_docs", res.SourceDocs, "source_bytes", res.SourceBytes, "snapshot", res.Snapshot)
+	return res, nil
+}
+
+// migrationOps connects and checks that the connection can do migration reads.
+func (d Deps) migrationOps(ctx context.Context, dom Domain) (MigrationOps, error) {
+	ops, err := d.connect(ctx, dom)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := ops.(MigrationOps)
+	if !ok {
+		return nil, failure.Validation("connect", []string{fmt.Sprintf("the connector for %s cannot read disk, counts and ids (%T)", dom.Endpoint, ops)})
+	}
+	return m, nil
+}
