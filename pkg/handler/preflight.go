@@ -169,11 +169,7 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 	if err := c.Validate(); err != nil {
 		return PreflightResult{}, err
 	}
-	src, err := h.migrationOps(ctx, c.Source.Domain)
-	if err != nil {
-		return PreflightResult{}, err
-	}
-	tgt, err := h.migrationOps(ctx, c.Target.Domain)
+	src, tgt, err := h.bothDomains(ctx, c.Source.Domain, c.Target.Domain)
 	if err != nil {
 		return PreflightResult{}, err
 	}
@@ -258,6 +254,17 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 	h.Log.InfoContext(ctx, "preflight passed", "strategy", res.Strategy, "source", res.SourceEngine.String(), "target", res.TargetEngine.String(),
 		"indices", len(res.Indices), "source_docs", res.SourceDocs, "source_bytes", res.SourceBytes, "snapshot", res.Snapshot)
 	return res, nil
+}
+
+// bothDomains connects to a migration's source and target.
+func (d Deps) bothDomains(ctx context.Context, source, target Domain) (src, tgt MigrationOps, err error) {
+	if src, err = d.migrationOps(ctx, source); err != nil {
+		return nil, nil, err
+	}
+	if tgt, err = d.migrationOps(ctx, target); err != nil {
+		return nil, nil, err
+	}
+	return src, tgt, nil
 }
 
 // migrationOps connects and checks that the connection can do migration reads.

@@ -134,11 +134,7 @@ func (h Verify) Invoke(ctx context.Context, raw json.RawMessage) (Report, error)
 	if err := c.Validate(); err != nil {
 		return Report{}, err
 	}
-	src, err := h.migrationOps(ctx, c.Source.Domain)
-	if err != nil {
-		return Report{}, err
-	}
-	tgt, err := h.migrationOps(ctx, c.Target.Domain)
+	src, tgt, err := h.bothDomains(ctx, c.Source.Domain, c.Target.Domain)
 	if err != nil {
 		return Report{}, err
 	}
