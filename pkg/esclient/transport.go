@@ -144,6 +144,9 @@ type deadline struct {
 
 func (d deadline) RoundTrip(req *http.Request) (*http.Response, error) {
 	limit := d.timeout
+	if long, _ := req.Context().Value(longKey{}).(bool); long {
+		limit = 0 // bounded by the caller's deadline only
+	}
 	if dl, ok := req.Context().Deadline(); ok {
 		left := dl.Sub(d.now()) - d.margin
 		if left <= 0 {
@@ -176,6 +179,15 @@ func (c *cancelOnClose) Close() error {
 	err := c.ReadCloser.Close()
 	c.cancel()
 	return err
+}
+
+type longKey struct{}
+
+// WithLongRequest lifts the per-attempt RequestTimeout for a request that
+// legitimately runs long (a snapshot with wait_for_completion=true); the
+// caller's deadline less the margin still bounds it.
+func WithLongRequest(ctx context.Context) context.Context {
+	return context.WithValue(ctx, longKey{}, true)
 }
 
 type idempotentKey struct{}

@@ -3,8 +3,11 @@ package failure
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"strings"
+	"syscall"
 
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/snapshot"
@@ -104,12 +107,19 @@ func Classify(err error) error {
 	if errors.As(err, &ce) {
 		return &IndexConflictError{d}
 	}
-	if errors.Is(err, snapshot.ErrOutcomeUnknown) || errors.Is(err, context.DeadlineExceeded) {
+	switch {
+	case errors.Is(err, snapshot.ErrRepositoryConflict), errors.Is(err, snapshot.ErrBadRestoreRequest):
+		return &ValidationError{d}
+	case errors.Is(err, snapshot.ErrNotRestorable):
+		return &SnapshotFailedError{d}
+	case errors.Is(err, snapshot.ErrOutcomeUnknown), errors.Is(err, context.DeadlineExceeded):
 		return &EngineUnavailableError{d}
 	}
 	var ae *esclient.APIError
 	if !errors.As(err, &ae) {
-		if strings.Contains(msg, "cannot retrieve informations") || strings.Contains(msg, "connect") || strings.Contains(msg, "EOF") {
+		var ne net.Error
+		if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+			errors.Is(err, syscall.ECONNRESET) || strings.Contains(msg, "cannot retrieve informations from Elasticsearch") {
 			return &EngineUnavailableError{d}
 		}
 		return &EngineError{d}

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/essnap/essnap/pkg/esclient"
@@ -158,7 +160,11 @@ func TestClassifyOtherErrors(t *testing.T) {
 		{"deadline exceeded wrapped", fmt.Errorf("GET /_snapshot/r/s: %w", context.DeadlineExceeded), "EngineUnavailableError"},
 		{"collision", collision, "IndexConflictError"},
 		{"collision wrapped", fmt.Errorf("restore: %w", collision), "IndexConflictError"},
-		{"connection refused", errors.New("GET /_snapshot/r: dial tcp 10.0.0.1:443: connect: connection refused"), "EngineUnavailableError"},
+		{"connection refused", fmt.Errorf("GET /_snapshot/r: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), "EngineUnavailableError"},
+		{"a name containing connect is not a network error", errors.New("indices kafka-connect-2026 are not in the snapshot"), "EngineError"},
+		{"bad restore request", fmt.Errorf("restore r/s: %w: %w", snapshot.ErrBadRestoreRequest, errors.New("indices x are not in the snapshot")), "ValidationError"},
+		{"repository conflict", fmt.Errorf("register r: %w", snapshot.ErrRepositoryConflict), "ValidationError"},
+		{"partial snapshot not restorable", fmt.Errorf("restore r/s: %w", snapshot.ErrNotRestorable), "SnapshotFailedError"},
 		{"EOF", fmt.Errorf("PUT /_snapshot/r/s: %w", io.EOF), "EngineUnavailableError"},
 		{"anything else", errors.New("decode answer: invalid character 'x'"), "EngineError"},
 	}

@@ -20,25 +20,25 @@ import (
 // provider is already wrapped in a cache, which keeps Lambda's temporary
 // credentials until shortly before they expire.
 func LazyCredentials() aws.CredentialsProvider {
-	var once sync.Once
+	var mu sync.Mutex
 	var prov aws.CredentialsProvider
-	var loadErr error
 	return aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
-		once.Do(func() {
+		mu.Lock()
+		if prov == nil {
+			// A failed load is not remembered: the next call tries again.
 			cfg, err := config.LoadDefaultConfig(ctx)
 			if err != nil {
-				loadErr = fmt.Errorf("load AWS configuration: %w", err)
-				return
+				mu.Unlock()
+				return aws.Credentials{}, fmt.Errorf("load AWS configuration: %w", err)
 			}
 			prov = cfg.Credentials
-		})
-		if loadErr != nil {
-			return aws.Credentials{}, loadErr
 		}
-		if prov == nil {
+		p := prov
+		mu.Unlock()
+		if p == nil {
 			return aws.Credentials{}, fmt.Errorf("no AWS credentials found in the default chain")
 		}
-		return prov.Retrieve(ctx)
+		return p.Retrieve(ctx)
 	})
 }
 

@@ -804,7 +804,7 @@ func TestTakeSnapshotOutcomes(t *testing.T) {
 		},
 		{
 			name:   "already exists",
-			result: snapshot.CreateResult{Info: snapshot.Info{Snapshot: "nightly-2026.11.24", State: snapshot.StateSuccess}, Existing: true},
+			result: snapshot.CreateResult{Info: snapshot.Info{Snapshot: "nightly-2026.11.24", State: snapshot.StateSuccess, Indices: []string{"logs-2026.11.23"}}, Existing: true},
 			state:  snapshot.StateSuccess,
 		},
 		{

@@ -25,13 +25,14 @@ type RegisterEvent struct {
 	Readonly             *bool   `json:"readonly"`
 	Verify               *bool   `json:"verify"`
 	ServerSideEncryption *bool   `json:"server_side_encryption"`
+	Replace              *bool   `json:"replace"`
 }
 
 // RegisterConfig is the resolved register-repo configuration.
 type RegisterConfig struct {
 	domainConfig
 	Repository, Type, Bucket, BasePath, BucketRegion, RoleARN, Location string
-	Readonly, Verify, ServerSideEncryption                              bool
+	Readonly, Verify, ServerSideEncryption, Replace                     bool
 	errs                                                                problems
 }
 
@@ -61,6 +62,7 @@ func NewRegisterConfig(getenv func(string) string, ev RegisterEvent) RegisterCon
 	set(&c.Readonly, ev.Readonly)
 	set(&c.Verify, ev.Verify)
 	set(&c.ServerSideEncryption, ev.ServerSideEncryption)
+	set(&c.Replace, ev.Replace)
 	return c
 }
 
@@ -107,7 +109,7 @@ func (c RegisterConfig) Validate() error {
 
 // Spec turns the config into the repository to register.
 func (c RegisterConfig) Spec() snapshot.RepositorySpec {
-	s := snapshot.RepositorySpec{Name: c.Repository, Type: c.Type, Verify: c.Verify, Settings: map[string]any{}}
+	s := snapshot.RepositorySpec{Name: c.Repository, Type: c.Type, Verify: c.Verify, Replace: c.Replace, Settings: map[string]any{}}
 	if c.Type == "s3" {
 		s.Settings["bucket"] = c.Bucket
 		if c.BasePath != "" {

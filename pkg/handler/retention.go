@@ -158,6 +158,11 @@ func (h TakeSnapshot) applyRetention(ctx context.Context, ops Operations, repo s
 		switch last.State {
 		case snapshot.StateInProgress:
 			return res, &failure.ConcurrentSnapshotError{Detail: &failure.Detail{Message: fmt.Sprintf("retention on %s waits: the policy's newest snapshot %s is still running; retry after it finishes", repo, last.Name)}}
+		case snapshot.StateSuccess:
+			if len(last.Indices) == 0 {
+				h.publish(repo, map[string]float64{"SnapshotFailed": 1})
+				return res, failure.SnapshotFailed(fmt.Sprintf("retention on %s not applied: the policy's newest snapshot %s holds no index (its patterns matched nothing)", repo, last.Name))
+			}
 		case snapshot.StatePartial, snapshot.StateFailed:
 			h.publish(repo, map[string]float64{"SnapshotFailed": 1})
 			return res, failure.SnapshotFailed(fmt.Sprintf("retention on %s not applied: the policy's newest snapshot %s is %s; fix the cause and take a successful snapshot first", repo, last.Name, last.State))

@@ -48,7 +48,7 @@ func nightlies(n int, end time.Time, newestState string) []retention.Snapshot {
 			st = newestState
 		}
 		out = append(out, retention.Snapshot{Name: "nightly-" + day.Format("2006.01.02"), State: st, Start: day,
-			Metadata: map[string]any{"essnap_policy": "nightly"}})
+			Indices: []string{"logs-" + day.Format("2006.01.02")}, Metadata: map[string]any{"essnap_policy": "nightly"}})
 	}
 	out = append(out,
 		retention.Snapshot{Name: "cs-automated-x", State: snapshot.StateSuccess, Start: end.AddDate(-1, 0, 0)},
@@ -140,7 +140,7 @@ func TestRetentionAfterSnapshotOnlyOnSuccess(t *testing.T) {
 				if opt.Metadata["essnap_policy"] != "nightly" {
 					t.Errorf("snapshot metadata lacks the policy id: %v", opt.Metadata)
 				}
-				return snapshot.CreateResult{Info: snapshot.Info{Snapshot: name, State: state, StartTimeMillis: fixedNow.UnixMilli(), DurationMillis: 1500}}, nil
+				return snapshot.CreateResult{Info: snapshot.Info{Snapshot: name, State: state, Indices: []string{"logs"}, StartTimeMillis: fixedNow.UnixMilli(), DurationMillis: 1500}}, nil
 			}
 			res, err := handler.TakeSnapshot{Deps: h.deps}.Invoke(context.Background(), json.RawMessage(`{"trigger":"schedule","wait_for_completion":true}`))
 			deletes := len(h.ops.recorded("DeleteSnapshots"))
@@ -191,4 +191,31 @@ func TestRetentionConfigErrors(t *testing.T) {
 	h, _ := retentionHarness(t, env, nil)
 	_, err := handler.TakeSnapshot{Deps: h.deps}.Invoke(context.Background(), json.RawMessage(`{}`))
 	wantErr(t, err, "ValidationError", "ESSNAP_RETENTION_MAX_COUNT")
+}
+
+// A SUCCESS snapshot that holds no index (patterns that matched nothing)
+// fails loudly and never feeds retention.
+func TestEmptySnapshotNeverFeedsRetention(t *testing.T) {
+	env := baseEnv()
+	env["ESSNAP_RETENTION_MAX_COUNT"] = "3"
+	h, pub := retentionHarness(t, env, nightlies(10, fixedNow, snapshot.StateSuccess))
+	h.ops.create = func(repo, name string, opt snapshot.CreateOptions) (snapshot.CreateResult, error) {
+		return snapshot.CreateResult{Info: snapshot.Info{Snapshot: name, State: snapshot.StateSuccess}}, nil
+	}
+	_, err := handler.TakeSnapshot{Deps: h.deps}.Invoke(context.Background(), json.RawMessage(`{"indices":["log-*"],"wait_for_completion":true}`))
+	wantErr(t, err, "SnapshotFailedError", "holds no index", "log-*")
+	if len(h.ops.recorded("DeleteSnapshots")) != 0 {
+		t.Fatal("retention ran after an empty snapshot")
+	}
+	if v, _ := pub.sum("SnapshotFailed"); v != 1 {
+		t.Fatalf("SnapshotFailed %v", v)
+	}
+	listing := nightlies(10, fixedNow, snapshot.StateSuccess)
+	listing[9].Indices = nil // the newest one is empty
+	h, _ = retentionHarness(t, env, listing)
+	_, err = handler.TakeSnapshot{Deps: h.deps}.Invoke(context.Background(), json.RawMessage(`{"action":"retention"}`))
+	wantErr(t, err, "SnapshotFailedError", "holds no index")
+	if len(h.ops.recorded("DeleteSnapshots")) != 0 {
+		t.Fatal("retention ran after an empty snapshot")
+	}
 }

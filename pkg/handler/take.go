@@ -204,6 +204,12 @@ func (h TakeSnapshot) Invoke(ctx context.Context, raw json.RawMessage) (Snapshot
 		h.publish(c.Repository, map[string]float64{"SnapshotFailed": 1, "ShardsFailed": float64(out.Shards.Failed)})
 		return out, h.fail(ctx, "take-snapshot", failure.SnapshotFailed(fmt.Sprintf("snapshot %s/%s ended %s: %d of %d shards failed%s; retention was not applied", c.Repository, out.Snapshot, out.State, out.Shards.Failed, out.Shards.Total, firstFailure(out.Failures))))
 	case snapshot.StateSuccess:
+		if res.Shards.Total == 0 && len(res.Indices) == 0 {
+			// An empty SUCCESS (patterns matched nothing) must not push real
+			// snapshots out of retention.
+			h.publish(c.Repository, map[string]float64{"SnapshotFailed": 1})
+			return out, h.fail(ctx, "take-snapshot", failure.SnapshotFailed(fmt.Sprintf("snapshot %s/%s succeeded but holds no index: indices %v matched nothing; check the patterns; retention was not applied", c.Repository, out.Snapshot, c.Indices)))
+		}
 		h.publishSuccess(ctx, ops, c.Repository, res.Info, now)
 		if c.Retention.enabled() {
 			r, err := h.applyRetention(ctx, ops, c.Repository, c.Retention, now, c.DryRun)

@@ -76,6 +76,12 @@ func (o Ops) DocIDs(ctx context.Context, index string, visit func(ids []string) 
 	if err := o.C.Do(ctx, http.MethodPost, esclient.Path(index, "_search"), url.Values{"scroll": {"1m"}}, body, &p); err != nil {
 		return fmt.Errorf("read ids of %s: %w", index, err)
 	}
+	// Free the scroll context on the (production) domain as soon as we are done.
+	defer func() {
+		if p.ScrollID != "" {
+			_ = o.C.Do(context.WithoutCancel(ctx), http.MethodDelete, "/_search/scroll", nil, map[string]any{"scroll_id": []string{p.ScrollID}}, nil)
+		}
+	}()
 	for len(p.Hits.Hits) > 0 {
 		ids := make([]string, len(p.Hits.Hits))
 		for i, h := range p.Hits.Hits {
@@ -87,6 +93,9 @@ func (o Ops) DocIDs(ctx context.Context, index string, visit func(ids []string) 
 		next := page{}
 		if err := o.C.Do(ctx, http.MethodPost, "/_search/scroll", nil, map[string]any{"scroll": "1m", "scroll_id": p.ScrollID}, &next); err != nil {
 			return fmt.Errorf("read ids of %s: %w", index, err)
+		}
+		if next.ScrollID == "" {
+			next.ScrollID = p.ScrollID
 		}
 		p = next
 	}

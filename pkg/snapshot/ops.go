@@ -94,6 +94,44 @@ type RepositorySpec struct {
 	Settings map[string]any
 	// Verify asks every node to write to the repository after registering.
 	Verify bool
+	// Replace allows re-pointing an existing repository (another location,
+	// another type, readonly turned off); without it such a change is refused.
+	Replace bool
+}
+
+// ErrRepositoryConflict marks a registration that would silently change
+// what an existing repository is: two writers on one location corrupt it.
+var ErrRepositoryConflict = errors.New("repository conflict")
+
+// locationKeys are the settings that say where a repository's data lives.
+var locationKeys = []string{"bucket", "base_path", "location", "region"}
+
+// safeUpdate allows updates of tuning settings only: a change of type or
+// location, or readonly turned off, needs Replace.
+func safeUpdate(spec RepositorySpec, curType string, cur map[string]any) error {
+	var changes []string
+	if curType != spec.Type {
+		changes = append(changes, fmt.Sprintf("type %s -> %s", curType, spec.Type))
+	}
+	for _, k := range locationKeys {
+		if fmt.Sprint(cur[k]) != fmt.Sprint(spec.Settings[k]) && (cur[k] != nil || spec.Settings[k] != nil) {
+			changes = append(changes, fmt.Sprintf("%s %v -> %v", k, orNone(cur[k]), orNone(spec.Settings[k])))
+		}
+	}
+	if fmt.Sprint(cur["readonly"]) == "true" && fmt.Sprint(spec.Settings["readonly"]) != "true" {
+		changes = append(changes, "readonly true -> false (two writers on one location corrupt a repository)")
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	return fmt.Errorf("register %s: %w: it exists with other settings (%s); nothing was changed; set replace=true to re-point it, or use another repository name", spec.Name, ErrRepositoryConflict, strings.Join(changes, "; "))
+}
+
+func orNone(v any) any {
+	if v == nil {
+		return "(none)"
+	}
+	return v
 }
 
 // RegisterResult says what registration changed.
@@ -122,9 +160,16 @@ func (o Ops) RegisterRepository(ctx context.Context, spec RepositorySpec) (Regis
 	case err != nil:
 		return res, fmt.Errorf("register %s: read current repository: %w", spec.Name, err)
 	default:
-		if c, ok := cur[spec.Name]; ok && c.Type == spec.Type && sameSettings(c.Settings, spec.Settings) {
+		c, ok := cur[spec.Name]
+		switch {
+		case ok && c.Type == spec.Type && sameSettings(c.Settings, spec.Settings):
 			res.Status = "unchanged"
-		} else {
+		case ok && !spec.Replace:
+			if err := safeUpdate(spec, c.Type, c.Settings); err != nil {
+				return res, err
+			}
+			res.Status = "updated"
+		default:
 			res.Status = "updated"
 		}
 	}
@@ -222,7 +267,11 @@ func (o Ops) CreateSnapshot(ctx context.Context, repo, name string, opt CreateOp
 	var ans struct {
 		Snapshot *Info `json:"snapshot"`
 	}
-	err := o.C.Do(ctx, http.MethodPut, esclient.Path("_snapshot", repo, name), q, body, &ans)
+	putCtx := ctx
+	if opt.WaitForCompletion {
+		putCtx = esclient.WithLongRequest(ctx)
+	}
+	err := o.C.Do(putCtx, http.MethodPut, esclient.Path("_snapshot", repo, name), q, body, &ans)
 	switch {
 	case err == nil:
 		if ans.Snapshot != nil {
@@ -240,15 +289,14 @@ func (o Ops) CreateSnapshot(ctx context.Context, repo, name string, opt CreateOp
 		}
 		return CreateResult{Info: info, Existing: true}, nil
 	case outcomeUnknown(err) && ctx.Err() == nil:
-		var ae *esclient.APIError
-		if errors.As(err, &ae) || !errors.Is(err, context.DeadlineExceeded) {
-			info, gerr := o.GetSnapshot(ctx, repo, name)
-			if gerr == nil {
-				return CreateResult{Info: info, Recovered: true}, nil
-			}
-			if !esclient.IsType(gerr, "snapshot_missing_exception") {
-				return CreateResult{}, fmt.Errorf("snapshot %s/%s: %w: the create failed (%v) and the check failed too: %v", repo, name, ErrOutcomeUnknown, err, gerr)
-			}
+		// The answer was lost (gateway error, attempt timeout, broken
+		// connection): look instead of sending the create again.
+		info, gerr := o.GetSnapshot(ctx, repo, name)
+		if gerr == nil {
+			return CreateResult{Info: info, Recovered: true}, nil
+		}
+		if !esclient.IsType(gerr, "snapshot_missing_exception") {
+			return CreateResult{}, fmt.Errorf("snapshot %s/%s: %w: the create failed (%v) and the check failed too: %v", repo, name, ErrOutcomeUnknown, err, gerr)
 		}
 		return CreateResult{}, fmt.Errorf("snapshot %s/%s: %w: the create failed (%v) and no such snapshot exists; rerunning is safe: %w", repo, name, ErrOutcomeUnknown, err, err)
 	default:

@@ -43,6 +43,13 @@ func (e *CollisionError) Error() string {
 	return fmt.Sprintf("restore %s/%s refused: %d target indices already exist: %s; rename the restore (rename_suffix \"-restored\"), pick other indices, or delete/close those indices first", e.Repository, e.Snapshot, len(names), strings.Join(names, ", "))
 }
 
+// ErrNotRestorable marks a snapshot whose state forbids restoring it.
+var ErrNotRestorable = errors.New("snapshot not restorable")
+
+// ErrBadRestoreRequest marks a restore the request itself makes impossible
+// (indices not in the snapshot, a rename that merges or breaks names).
+var ErrBadRestoreRequest = errors.New("invalid restore request")
+
 // RestoreResult is what a restore started.
 type RestoreResult struct {
 	Repository string `json:"repository"`
@@ -81,7 +88,7 @@ func (o Ops) Restore(ctx context.Context, repo, name string, opt RestoreOptions)
 	}
 	res := RestoreResult{Repository: repo, Snapshot: info.Snapshot, DryRun: opt.DryRun}
 	if info.State != StateSuccess && !(opt.Partial && info.State == StatePartial) {
-		return res, fmt.Errorf("restore %s/%s: snapshot state is %s; only SUCCESS snapshots are restored (set partial=true to restore a PARTIAL one)", repo, info.Snapshot, info.State)
+		return res, fmt.Errorf("restore %s/%s: %w: snapshot state is %s; only SUCCESS snapshots are restored (set partial=true to restore a PARTIAL one)", repo, info.Snapshot, ErrNotRestorable, info.State)
 	}
 	existing, err := o.Indices(ctx, "*")
 	if err != nil {
@@ -94,7 +101,7 @@ func (o Ops) Restore(ctx context.Context, repo, name string, opt RestoreOptions)
 	plan, err := PlanRestore(info.Indices, opt.Indices, opt.IncludeSystem, opt.Rename, status)
 	res.RestorePlan = plan
 	if err != nil {
-		return res, fmt.Errorf("restore %s/%s: %w", repo, info.Snapshot, err)
+		return res, fmt.Errorf("restore %s/%s: %w: %w", repo, info.Snapshot, ErrBadRestoreRequest, err)
 	}
 	if len(plan.Collisions) > 0 {
 		return res, &CollisionError{Repository: repo, Snapshot: info.Snapshot, Collisions: plan.Collisions}

@@ -5,6 +5,7 @@ package integration
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -79,6 +80,23 @@ func TestRegisterIdempotentAndReadonly(t *testing.T) {
 			if settings["readonly"] != "true" {
 				t.Fatalf("readonly not set on engine: %v", settings)
 			}
+			// Turning readonly off, or re-pointing the repository, needs replace.
+			writable := snapshot.RepositorySpec{Name: "it-reg-ro", Type: "fs", Settings: map[string]any{"location": loc}}
+			if _, err := e.Ops.RegisterRepository(ctx(t), writable); !errors.Is(err, snapshot.ErrRepositoryConflict) || typeName(failure.Classify(err)) != "ValidationError" {
+				t.Fatalf("readonly turned off silently: %v", err)
+			}
+			moved := snapshot.RepositorySpec{Name: "it-reg", Type: "fs", Settings: map[string]any{"location": loc + "-elsewhere"}}
+			if _, err := e.Ops.RegisterRepository(ctx(t), moved); !errors.Is(err, snapshot.ErrRepositoryConflict) || !strings.Contains(err.Error(), "location") {
+				t.Fatalf("repository re-pointed silently: %v", err)
+			}
+			if m := mustRaw(t, e, "GET", "/_snapshot/it-reg-ro", ""); m["it-reg-ro"].(map[string]any)["settings"].(map[string]any)["readonly"] != "true" {
+				t.Fatal("a refused registration changed the repository")
+			}
+			writable.Replace = true
+			if r, err := e.Ops.RegisterRepository(ctx(t), writable); err != nil || r.Status != "updated" {
+				t.Fatalf("replace: %+v %v", r, err)
+			}
+			mustRaw(t, e, "PUT", "/_snapshot/it-reg-ro", fmt.Sprintf(`{"type":"fs","settings":{"location":%q,"readonly":true}}`, loc))
 			// A snapshot into the readonly repository is refused by the engine.
 			_, err = e.Ops.CreateSnapshot(ctx(t), "it-reg-ro", "nope", snapshot.CreateOptions{})
 			if err == nil {
