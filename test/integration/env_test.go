@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/essnap/essnap/internal/testenv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -31,26 +32,13 @@ type engine struct {
 // fails the test: a skipped integration test is not a passing one.
 func engines(t *testing.T) []engine {
 	t.Helper()
-	spec := os.Getenv("ESSNAP_TEST_ENGINES")
-	if spec == "" {
-		t.Fatal("ESSNAP_TEST_ENGINES is not set; run the tests through `make test` (scripts/test.sh starts the engines)")
-	}
 	var out []engine
-	for _, kv := range strings.Split(spec, ",") {
-		name, url, ok := strings.Cut(kv, "=")
-		if !ok {
-			t.Fatalf("ESSNAP_TEST_ENGINES entry %q is not name=url", kv)
-		}
-		c, err := esclient.New(esclient.Config{Endpoint: url, Unsigned: true})
+	for _, p := range testenv.Engines(t, "ESSNAP_TEST_ENGINES") {
+		c, err := esclient.New(esclient.Config{Endpoint: p.URL, Unsigned: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := http.Get(url)
-		if err != nil {
-			t.Fatalf("engine %s at %s is not reachable: %v", name, url, err)
-		}
-		res.Body.Close()
-		out = append(out, engine{Name: name, URL: url, Ops: snapshot.Ops{C: c}})
+		out = append(out, engine{Name: p.Name, URL: p.URL, Ops: snapshot.Ops{C: c}})
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/essnap/essnap/internal/testenv"
 	"net"
 	"net/http"
 	"os"
@@ -147,16 +148,7 @@ func event(t *testing.T, name string, replace ...string) []byte {
 }
 
 func engines(t *testing.T) map[string]string {
-	spec := os.Getenv("ESSNAP_TEST_ENGINES")
-	if spec == "" {
-		t.Fatal("ESSNAP_TEST_ENGINES is not set; run through `make test`")
-	}
-	out := map[string]string{}
-	for _, kv := range strings.Split(spec, ",") {
-		k, v, _ := strings.Cut(kv, "=")
-		out[k] = v
-	}
-	return out
+	return testenv.URLs(t, "ESSNAP_TEST_ENGINES")
 }
 
 func do(t *testing.T, method, url, body string) map[string]any {

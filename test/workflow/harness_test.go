@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/essnap/essnap/internal/testenv"
 	"io"
 	"net"
 	"net/http"
@@ -111,25 +112,11 @@ func freePort() int {
 // must answer.
 func engines(t *testing.T, names ...string) map[string]string {
 	t.Helper()
-	spec := os.Getenv("ESSNAP_WORKFLOW_ENGINES")
-	if spec == "" {
-		t.Fatal("ESSNAP_WORKFLOW_ENGINES is not set; run through `make test` (scripts/test.sh starts opensearch, opensearch-b and elasticsearch)")
-	}
-	all := map[string]string{}
-	for _, kv := range strings.Split(spec, ",") {
-		k, v, _ := strings.Cut(kv, "=")
-		all[k] = v
-	}
+	all := testenv.URLs(t, "ESSNAP_WORKFLOW_ENGINES")
 	for _, n := range names {
-		u, ok := all[n]
-		if !ok {
-			t.Fatalf("engine %s missing from ESSNAP_WORKFLOW_ENGINES=%s", n, spec)
+		if _, ok := all[n]; !ok {
+			t.Fatalf("engine %s missing from ESSNAP_WORKFLOW_ENGINES=%s", n, os.Getenv("ESSNAP_WORKFLOW_ENGINES"))
 		}
-		res, err := http.Get(u)
-		if err != nil {
-			t.Fatalf("engine %s at %s is not reachable: %v", n, u, err)
-		}
-		res.Body.Close()
 	}
 	return all
 }
