@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs and runs essnap's real local peers (no Docker, no AWS):
-#   OpenSearch 2.19.1 and Elasticsearch 7.10.2 from Maven Central (one JVM each),
+#   Elasticsearch 7.10.2, OpenSearch 1.3.1, 2.19.1 and 3.5.0 from Maven Central
+#   (one JVM each; OpenSearch 3.x needs Java 21+, found by java_home below),
 #   the AWS Lambda Runtime Interface Emulator (Go module),
 #   aws-local-stepfunctions and asl-validator (npm ci in test/workflow).
 # Usage:
 #   scripts/peers.sh install
-#   scripts/peers.sh start opensearch|elasticsearch [NAME] [HTTP_PORT]
+#   scripts/peers.sh start elasticsearch|opensearch1|opensearch|opensearch3 [NAME] [HTTP_PORT]
+#     (opensearch = 2.19.1, opensearch1 = 1.3.1, opensearch3 = 3.5.0)
 #   scripts/peers.sh stop [NAME|all]
 #   scripts/peers.sh url NAME
 # Engines listen on 127.0.0.1 only and share one fs repository directory
@@ -16,6 +18,29 @@ CACHE=${ESSNAP_CACHE:-$ROOT/.cache}
 RUN=${ESSNAP_RUN:-$CACHE/run}
 RIE_VERSION=${RIE_VERSION:-latest}
 log() { printf '[peers] %s\n' "$*" >&2; }
+# Every engine kind: a Maven project under test/peers/<kind>.
+ENGINES="elasticsearch opensearch1 opensearch opensearch3"
+
+# java_major JAVA: the major version of a java binary (17, 21, 25).
+java_major() {
+  "$1" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p' | head -1
+}
+
+# java_home ENGINE: prints the java binary that runs ENGINE. OpenSearch 3.x
+# is compiled for Java 21: it takes $ESSNAP_JAVA21 if set, else the first
+# JDK >= 21 under /usr/lib/jvm, else fails naming the fix. The others run on
+# the default java (JDK 17).
+java_home() {
+  local need=17 j
+  [[ $1 == opensearch3 ]] && need=21
+  for j in ${ESSNAP_JAVA21:+$ESSNAP_JAVA21/bin/java} "$(command -v java || true)" /usr/lib/jvm/*/bin/java; do
+    [[ -x $j ]] || continue
+    local m; m=$(java_major "$j")
+    if [[ -n $m && $m -ge $need ]]; then echo "$j"; return 0; fi
+  done
+  log "no Java $need+ found for $1 (looked at \$ESSNAP_JAVA21, java on PATH, /usr/lib/jvm/*): install a JDK $need or newer (e.g. Temurin 21/25) and set ESSNAP_JAVA21=<its home>"
+  exit 1
+}
 
 classpath() { # engine
   local pom=$ROOT/test/peers/$1/pom.xml cp=$CACHE/peers/$1.cp
@@ -30,8 +55,9 @@ classpath() { # engine
 install() {
   command -v java >/dev/null || { log "java is missing: install a JDK 17+ (apt-get install openjdk-17-jre-headless)"; exit 1; }
   command -v mvn >/dev/null || { log "mvn is missing: apt-get install maven"; exit 1; }
-  classpath opensearch >/dev/null
-  classpath elasticsearch >/dev/null
+  local e
+  for e in $ENGINES; do classpath "$e" >/dev/null; done
+  java_home opensearch3 >/dev/null
   if [[ ! -x $CACHE/bin/aws-lambda-rie ]]; then
     log "installing aws-lambda-rie ($RIE_VERSION)"
     GOBIN=$CACHE/bin go install "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$RIE_VERSION"
@@ -51,9 +77,14 @@ start() { # engine name port
   local dir=$RUN/$name
   case $engine in
     opensearch) main=org.codelibs.opensearch.runner.OpenSearchRunner; conf=opensearch.yml; port=${port:-9201} ;;
+    opensearch1) main=org.codelibs.opensearch.runner.OpenSearchRunner; conf=opensearch.yml; port=${port:-9221} ;;
+    opensearch3) main=org.codelibs.opensearch.runner.OpenSearchRunner; conf=opensearch.yml; port=${port:-9241} ;;
     elasticsearch) main=org.codelibs.elasticsearch.runner.ElasticsearchClusterRunner; conf=elasticsearch.yml; port=${port:-9211} ;;
-    *) log "unknown engine $engine (opensearch|elasticsearch)"; exit 2 ;;
+    *) log "unknown engine $engine ($ENGINES)"; exit 2 ;;
   esac
+  if (( port < 9201 || port > 9299 )); then
+    log "port $port is outside 9201-9299: the runner's port probe stops at 9299 and exits silently"; exit 2
+  fi
   if [[ -f $dir/pid ]] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
     log "$name already running on $(cat "$dir/url")"; return 0
   fi
@@ -66,9 +97,9 @@ http.port: $port
 transport.port: $((port + 100))
 action.destructive_requires_name: false
 YML
-  local cp; cp=$(classpath "$engine")
+  local cp java; cp=$(classpath "$engine"); java=$(java_home "$engine")
   # The runner's node n listens on base+n.
-  nohup java -Xms512m -Xmx${ESSNAP_HEAP:-1g} -cp "$cp" "$main" -basePath "$dir/data" -confPath "$dir/conf" \
+  nohup "$java" -Xms512m -Xmx${ESSNAP_HEAP:-1g} -cp "$cp" "$main" -basePath "$dir/data" -confPath "$dir/conf" \
     -numOfNode 1 -baseHttpPort $((port - 1)) -clusterName "essnap-$name" >"$dir/engine.log" 2>&1 &
   echo $! >"$dir/pid"
   echo "http://127.0.0.1:$port" >"$dir/url"

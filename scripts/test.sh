@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs the real peers, starts
-# OpenSearch 2.19 (twice) and Elasticsearch 7.10 on loopback, then runs lint
-# (with asl-validator), unit tests, integration tests on both engines, the
-# Lambda emulator tests, the migration workflow tests and the template
-# checks. Any missing peer fails the run. Usage: make test
+# the engine matrix on loopback (Elasticsearch 7.10.2, OpenSearch 1.3.1,
+# 2.19.1 and 3.5.0), then runs lint (with asl-validator), unit tests,
+# integration tests on every engine, the Lambda emulator tests on every
+# engine, the migration workflow tests on every supported engine pair and the
+# template checks. Any missing peer fails the run. Usage: make test
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -29,10 +30,15 @@ go test ./...
 
 step "start engines"
 trap 'bash scripts/peers.sh stop all' EXIT
-bash scripts/peers.sh start opensearch opensearch 9201
-bash scripts/peers.sh start elasticsearch elasticsearch 9211
-bash scripts/peers.sh start opensearch opensearch-b 9231
-export ESSNAP_TEST_ENGINES="opensearch=$(bash scripts/peers.sh url opensearch),elasticsearch=$(bash scripts/peers.sh url elasticsearch)"
+# NAME=KIND:PORT, HTTP ports within 9201-9299 (the runner refuses others).
+MATRIX="elasticsearch-7.10=elasticsearch:9211 opensearch-1.3=opensearch1:9221 opensearch-2.19=opensearch:9201 opensearch-3.5=opensearch3:9241"
+ESSNAP_TEST_ENGINES=
+for entry in $MATRIX; do
+  name=${entry%%=*} kind=${entry#*=}
+  bash scripts/peers.sh start "${kind%%:*}" "$name" "${kind#*:}"
+  ESSNAP_TEST_ENGINES+="${ESSNAP_TEST_ENGINES:+,}$name=$(bash scripts/peers.sh url "$name")"
+done
+export ESSNAP_TEST_ENGINES
 export ESSNAP_TEST_REPO_ROOT=$ESSNAP_RUN/repo
 
 step "integration tests on real engines ($ESSNAP_TEST_ENGINES)"
@@ -54,8 +60,8 @@ run_real() {
 }
 run_real integration.log 30m ./test/integration/ ./test/lambda/
 
-step "migration workflow: aws-local-stepfunctions + emulator bootstraps, opensearch-b/elasticsearch -> opensearch, with ingestion"
-export ESSNAP_WORKFLOW_ENGINES="$ESSNAP_TEST_ENGINES,opensearch-b=$(bash scripts/peers.sh url opensearch-b)"
+step "migration workflow: aws-local-stepfunctions + emulator bootstraps on every engine pair, with ingestion"
+export ESSNAP_WORKFLOW_ENGINES="$ESSNAP_TEST_ENGINES"
 run_real workflow.log 15m ./test/workflow/
 
 step "template: cfn-lint, sam validate --lint, sam build, template tests"

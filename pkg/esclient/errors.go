@@ -33,6 +33,11 @@ type APIError struct {
 	Reason string
 	// RootCause is the first root cause type when it differs from Type.
 	RootCause string
+	// CausedBy is the innermost caused_by reason, where engines put the
+	// text that explains a wrapper: OpenSearch 3.x answers a too-old index
+	// with "cannot restore index [x] because it cannot be upgraded" and
+	// says why only in caused_by.
+	CausedBy string
 }
 
 // Error formats the error with the hint an operator needs to fix it.
@@ -44,6 +49,9 @@ func (e *APIError) Error() string {
 	}
 	if e.Reason != "" {
 		fmt.Fprintf(&b, ": %s", e.Reason)
+	}
+	if e.CausedBy != "" {
+		fmt.Fprintf(&b, " (caused by: %s)", e.CausedBy)
 	}
 	if h := e.Hint(); h != "" {
 		fmt.Fprintf(&b, " (fix: %s)", h)
@@ -99,11 +107,17 @@ func ParseError(method, path string, status int, body []byte) *APIError {
 					Type   string `json:"type"`
 					Reason string `json:"reason"`
 				} `json:"root_cause"`
+				CausedBy *causedBy `json:"caused_by"`
 			}
 			if json.Unmarshal(probe.Error, &obj) == nil {
 				e.Type, e.Reason = obj.Type, obj.Reason
 				if len(obj.RootCause) > 0 && obj.RootCause[0].Type != obj.Type {
 					e.RootCause = obj.RootCause[0].Type
+				}
+				for c := obj.CausedBy; c != nil; c = c.CausedBy {
+					if c.Reason != "" {
+						e.CausedBy = c.Reason
+					}
 				}
 			} else {
 				var s string
@@ -128,6 +142,12 @@ func ParseError(method, path string, status int, body []byte) *APIError {
 	}
 	e.Reason = text
 	return e
+}
+
+// causedBy is one link of an engine error's caused_by chain.
+type causedBy struct {
+	Reason   string    `json:"reason"`
+	CausedBy *causedBy `json:"caused_by"`
 }
 
 // IsType reports whether err is an *APIError of one of the given engine types

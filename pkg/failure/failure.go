@@ -82,6 +82,12 @@ func SnapshotFailed(msg string) error { return &SnapshotFailedError{detail(msg, 
 // VersionMismatch builds the error for an impossible migration direction.
 func VersionMismatch(msg string) error { return &VersionMismatchError{detail(msg, nil)} }
 
+// VersionMismatchCause is VersionMismatch for an engine's refusal, keeping
+// the engine's status, type and reason.
+func VersionMismatchCause(msg string, cause error) error {
+	return &VersionMismatchError{detail(msg, cause)}
+}
+
 // InsufficientStorage builds the error for a target without room for the restore.
 func InsufficientStorage(msg string) error { return &InsufficientStorageError{detail(msg, nil)} }
 

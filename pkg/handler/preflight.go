@@ -23,6 +23,7 @@ type MigrationOps interface {
 	Disk(ctx context.Context) ([]snapshot.NodeDisk, error)
 	Count(ctx context.Context, index string) (int64, error)
 	DocIDs(ctx context.Context, index string, visit func(ids []string) error) error
+	CreatedVersions(ctx context.Context, names []string) (map[string]int64, error)
 }
 
 // PreflightEvent is preflight's input: both domains, what to migrate and how.
@@ -144,13 +145,16 @@ type PreflightResult struct {
 	// the snapshot holds exactly what was checked).
 	SourceIndices []string `json:"source_indices"`
 	// TargetIndices are the names the restore creates on the target.
-	TargetIndices []string          `json:"target_indices"`
-	RenameSuffix  string            `json:"rename_suffix"`
-	SkippedSystem []string          `json:"skipped_system_indices"`
-	SourceDocs    int64             `json:"source_docs"`
-	SourceBytes   int64             `json:"source_bytes"`
-	Disk          migrate.DiskCheck `json:"disk"`
-	CheckedAt     string            `json:"checked_at"`
+	TargetIndices []string `json:"target_indices"`
+	RenameSuffix  string   `json:"rename_suffix"`
+	SkippedSystem []string `json:"skipped_system_indices"`
+	// Compatibility is each source index's created version and verdict
+	// (snapshot, reindex or refused) against the target.
+	Compatibility []migrate.IndexCompat `json:"compatibility"`
+	SourceDocs    int64                 `json:"source_docs"`
+	SourceBytes   int64                 `json:"source_bytes"`
+	Disk          migrate.DiskCheck     `json:"disk"`
+	CheckedAt     string                `json:"checked_at"`
 }
 
 // Preflight is the migration's pre-flight handler: it reads both domains
@@ -189,7 +193,7 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 	}
 	res.SourceEngine = migrate.Engine{Distribution: sv.Distribution, Number: sv.Number}
 	res.TargetEngine = migrate.Engine{Distribution: tv.Distribution, Number: tv.Number}
-	if err := migrate.CheckVersions(res.SourceEngine, res.TargetEngine); err != nil {
+	if err := migrate.CheckEngines(res.SourceEngine, res.TargetEngine); err != nil {
 		return res, h.fail(ctx, "preflight", failure.VersionMismatch("preflight: "+err.Error()))
 	}
 
@@ -222,6 +226,20 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 	res.SourceIndices, res.TargetIndices = plan.Sources(), plan.Targets()
 	if res.SkippedSystem == nil {
 		res.SkippedSystem = []string{}
+	}
+
+	// What decides is each index's created version, not the source
+	// domain's engine (field notes §8).
+	created, err := src.CreatedVersions(ctx, res.SourceIndices)
+	if err != nil {
+		return res, h.fail(ctx, "preflight", fmt.Errorf("source: %w", err))
+	}
+	res.Compatibility = make([]migrate.IndexCompat, len(res.SourceIndices))
+	for i, n := range res.SourceIndices {
+		res.Compatibility[i] = migrate.DecideIndex(res.SourceEngine, res.TargetEngine, n, created[n])
+	}
+	if err := migrate.CheckVerdicts(res.SourceEngine, res.TargetEngine, res.Compatibility); err != nil {
+		return res, h.fail(ctx, "preflight", failure.VersionMismatch("preflight: "+err.Error()))
 	}
 	if len(plan.Collisions) > 0 {
 		list := make([]string, len(plan.Collisions))

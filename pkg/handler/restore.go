@@ -3,8 +3,12 @@ package handler
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 
+	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/failure"
+	"github.com/essnap/essnap/pkg/migrate"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
 
@@ -130,6 +134,12 @@ func (h Restore) Invoke(ctx context.Context, raw json.RawMessage) (snapshot.Rest
 		Partial: c.Partial, DryRun: c.DryRun,
 	})
 	if err != nil {
+		var ae *esclient.APIError
+		if errors.As(err, &ae) {
+			if msg, ok := migrate.TooOldToRestore(ae.Reason, ae.CausedBy, res.Sources()); ok {
+				err = failure.VersionMismatchCause(fmt.Sprintf("restore %s/%s: %s", c.Repository, res.Snapshot, msg), err)
+			}
+		}
 		return res, h.fail(ctx, "restore", err)
 	}
 	h.Log.InfoContext(ctx, "restore", "repository", res.Repository, "snapshot", res.Snapshot, "indices", len(res.Indices), "accepted", res.Accepted, "dry_run", res.DryRun)

@@ -2,11 +2,13 @@ package migrate
 
 import (
 	"strings"
+
+	"github.com/essnap/essnap/internal/golden"
 	"testing"
 	"time"
 )
 
-func TestCheckVersions(t *testing.T) {
+func TestCheckEngines(t *testing.T) {
 	es := func(v string) Engine { return Engine{Elasticsearch, v} }
 	os := func(v string) Engine { return Engine{OpenSearch, v} }
 	cases := []struct {
@@ -15,22 +17,13 @@ func TestCheckVersions(t *testing.T) {
 		want     string // "" = allowed; else a fragment of the reason
 	}{
 		{"AWS ES 7.10 to OpenSearch 2.19", es("7.10.2"), os("2.19.1"), ""},
-		{"ES 7.10 to OpenSearch 1.3", es("7.10.2"), os("1.3.20"), ""},
-		{"ES 6.8 to OpenSearch 1.3", es("6.8.23"), os("1.3.20"), ""},
-		{"ES 6.8 to OpenSearch 2.x: indices too old", es("6.8.23"), os("2.11.0"), "created by Elasticsearch 7.x"},
-		{"ES 6.5 to OpenSearch 1.x", es("6.5.4"), os("1.0.0"), "6.8 and later"},
-		{"ES 7.17 to OpenSearch: newer than the fork", es("7.17.9"), os("2.19.1"), "up to 7.10.2"},
+		{"ES 7.10 to OpenSearch 3.5 (per index: reindex)", es("7.10.2"), os("3.5.0"), ""},
 		{"OpenSearch to ES 7.10 refused", os("2.19.1"), es("7.10.2"), "does not read OpenSearch"},
 		{"OpenSearch 1.0 to ES 7.10 refused", os("1.0.0"), es("7.10.2"), "does not read OpenSearch"},
-		{"OpenSearch to same OpenSearch", os("2.19.1"), os("2.19.1"), ""},
-		{"OpenSearch 2.11 to 2.19", os("2.11.0"), os("2.19.1"), ""},
-		{"OpenSearch 1.3 to 2.19", os("1.3.20"), os("2.19.1"), ""},
+		{"OpenSearch 3.5 to 2.19: older target", os("3.5.0"), os("2.19.1"), "older than the source"},
 		{"OpenSearch 2.19 to 2.11: older target", os("2.19.1"), os("2.11.0"), "older than the source"},
-		{"OpenSearch 1.3 to 3.0: two majors", os("1.3.0"), os("3.0.0"), "more than one major"},
-		{"ES 7.10 to ES 7.10", es("7.10.2"), es("7.10.2"), ""},
-		{"ES 6.8 to ES 7.10", es("6.8.0"), es("7.10.2"), ""},
 		{"ES 7.10 to ES 6.8", es("7.10.2"), es("6.8.0"), "older than the source"},
-		{"ES 5.6 to ES 7.10", es("5.6.16"), es("7.10.2"), "more than one major"},
+		{"OpenSearch to same OpenSearch", os("2.19.1"), os("2.19.1"), ""},
 		{"empty distribution is Elasticsearch", Engine{"", "7.10.2"}, os("2.19.1"), ""},
 		{"snapshot suffix", os("2.19.1-SNAPSHOT"), os("2.19.1"), ""},
 		{"garbage source version", os("x"), os("2.19.1"), "source engine"},
@@ -39,7 +32,7 @@ func TestCheckVersions(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err := CheckVersions(c.src, c.tgt)
+			err := CheckEngines(c.src, c.tgt)
 			switch {
 			case c.want == "" && err != nil:
 				t.Fatalf("refused: %v", err)
@@ -49,6 +42,144 @@ func TestCheckVersions(t *testing.T) {
 				t.Fatalf("reason %q lacks %q", err, c.want)
 			}
 		})
+	}
+}
+
+// Version ids as the real engines write them into index.version.created
+// (observed on each peer of the test matrix), and the ones they would write.
+func TestDecodeVersionID(t *testing.T) {
+	cases := []struct {
+		name string
+		id   int64
+		want Engine
+		err  bool
+	}{
+		{"Elasticsearch 7.10.2 (observed)", 7100299, Engine{Elasticsearch, "7.10.2"}, false},
+		{"Elasticsearch 6.8.23", 6082399, Engine{Elasticsearch, "6.8.23"}, false},
+		{"Elasticsearch 6.0.0-beta1", 6000001, Engine{Elasticsearch, "6.0.0"}, false},
+		{"OpenSearch 1.3.1 (observed)", 135247927, Engine{OpenSearch, "1.3.1"}, false},
+		{"OpenSearch 2.19.1 (observed)", 136407927, Engine{OpenSearch, "2.19.1"}, false},
+		{"OpenSearch 3.5.0 (observed)", 137267827, Engine{OpenSearch, "3.5.0"}, false},
+		{"zero", 0, Engine{}, true},
+		{"negative", -5, Engine{}, true},
+		{"no major", 99, Engine{}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := DecodeVersionID(c.id)
+			if (err != nil) != c.err || got != c.want {
+				t.Fatalf("DecodeVersionID(%d) = %v, %v; want %v (error %v)", c.id, got, err, c.want, c.err)
+			}
+		})
+	}
+}
+
+// minimum_index_compatibility_version as each engine of the matrix reports
+// it in GET / (observed), against the rule MinIndexCompatibility computes.
+func TestMinIndexCompatibility(t *testing.T) {
+	cases := []struct {
+		target   Engine
+		reported string
+	}{
+		{Engine{Elasticsearch, "7.10.2"}, "6.0.0-beta1"},
+		{Engine{OpenSearch, "1.3.1"}, "6.0.0-beta1"},
+		{Engine{OpenSearch, "2.19.1"}, "7.0.0"},
+		{Engine{OpenSearch, "3.5.0"}, "2.0.0"},
+		{Engine{OpenSearch, "4.0.0"}, "3.0.0"},
+	}
+	for _, c := range cases {
+		t.Run(c.target.String(), func(t *testing.T) {
+			got, err := MinIndexCompatibility(c.target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := ParseMinIndexCompatibility(c.target.Distribution, c.reported)
+			if err != nil || got != want {
+				t.Fatalf("MinIndexCompatibility(%v) = %v, engine reports %v (%v)", c.target, got, want, err)
+			}
+		})
+	}
+}
+
+// The per-index verdicts over the engine matrix, with a golden file so every
+// reason an operator reads is reviewed.
+func TestDecideIndexGolden(t *testing.T) {
+	es := func(v string) Engine { return Engine{Elasticsearch, v} }
+	os := func(v string) Engine { return Engine{OpenSearch, v} }
+	const es710, es68, es56, os131, os2191, os350 = 7100299, 6082399, 5061699, 135247927, 136407927, 137267827
+	cases := []struct {
+		name     string
+		src, tgt Engine
+		created  int64
+		want     Verdict
+	}{
+		{"es7.10 index, es7.10 to os2.19", es("7.10.2"), os("2.19.1"), es710, Snapshot},
+		{"es7.10 index, es7.10 to os1.3", es("7.10.2"), os("1.3.1"), es710, Snapshot},
+		{"es7.10 index, es7.10 to os3.5", es("7.10.2"), os("3.5.0"), es710, Reindex},
+		{"es6.8 index, es7.10 to os2.19", es("7.10.2"), os("2.19.1"), es68, Reindex},
+		{"es6.8 index, es7.10 to os1.3", es("7.10.2"), os("1.3.1"), es68, Snapshot},
+		{"es5.6 index, es6.8 to os1.3", es("6.8.23"), os("1.3.1"), es56, Reindex},
+		{"es6.5 source to os1.0", es("6.5.4"), os("1.0.0"), 6050499, Reindex},
+		{"es7.17 source to os2.19", es("7.17.9"), os("2.19.1"), 7170999, Reindex},
+		{"os1.3 index, os1.3 to os2.19", os("1.3.1"), os("2.19.1"), os131, Snapshot},
+		{"os1.3 index, os1.3 to os3.5", os("1.3.1"), os("3.5.0"), os131, Reindex},
+		{"es7.10 index in os2.19 (upgraded in place) to os3.5", os("2.19.1"), os("3.5.0"), es710, Reindex},
+		{"os1.3 index in os2.19 to os3.5", os("2.19.1"), os("3.5.0"), os131, Reindex},
+		{"os2.19 index, os2.19 to os3.5", os("2.19.1"), os("3.5.0"), os2191, Snapshot},
+		{"os2.19 index, os2.19 to os2.19", os("2.19.1"), os("2.19.1"), os2191, Snapshot},
+		{"os3.5 index, os3.5 to os3.5", os("3.5.0"), os("3.5.0"), os350, Snapshot},
+		{"es7.10 index, es7.10 to es7.10", es("7.10.2"), es("7.10.2"), es710, Snapshot},
+		{"es6.8 index, es6.8 to es7.10", es("6.8.23"), es("7.10.2"), es68, Snapshot},
+		{"es5.6 index, es6.8 to es7.10", es("6.8.23"), es("7.10.2"), es56, Reindex},
+		{"os2.19 to es7.10", os("2.19.1"), es("7.10.2"), os2191, Refused},
+		{"es7.10 index in os2.19 to es7.10", os("2.19.1"), es("7.10.2"), es710, Refused},
+		{"os3.5 to os2.19", os("3.5.0"), os("2.19.1"), os350, Refused},
+		{"os2.19 index in os3.5 to os2.19", os("3.5.0"), os("2.19.1"), os2191, Refused},
+		{"es7.10 to es6.8", es("7.10.2"), es("6.8.23"), es68, Refused},
+		{"unreadable created version", os("2.19.1"), os("3.5.0"), 0, Refused},
+	}
+	var all []IndexCompat
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := DecideIndex(c.src, c.tgt, "logs", c.created)
+			if got.Verdict != c.want {
+				t.Fatalf("verdict %s (%s), want %s", got.Verdict, got.Reason, c.want)
+			}
+			if got.Reason == "" {
+				t.Fatal("no reason")
+			}
+			got.Index = c.name
+			all = append(all, got)
+		})
+	}
+	golden.JSON(t, "testdata/decide_index.golden.json", all)
+}
+
+func TestCheckVerdicts(t *testing.T) {
+	src, tgt := Engine{OpenSearch, "2.19.1"}, Engine{OpenSearch, "3.5.0"}
+	vs := []IndexCompat{
+		DecideIndex(src, tgt, "logs-old", 7100299),
+		DecideIndex(src, tgt, "logs-new", 136407927),
+		DecideIndex(src, tgt, "logs-1x", 135247927),
+	}
+	err := CheckVerdicts(src, tgt, vs)
+	if err == nil {
+		t.Fatal("a reindex verdict must stop the migration")
+	}
+	for _, want := range []string{"2 of 3", "logs-old (created by elasticsearch 7.10.2)", "logs-1x (created by opensearch 1.3.1)", "opensearch 2.0.0 or later", "remote reindex"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "logs-new") {
+		t.Errorf("names the restorable index: %v", err)
+	}
+	if err := CheckVerdicts(src, tgt, vs[1:2]); err != nil {
+		t.Fatalf("all snapshot: %v", err)
+	}
+	ref := []IndexCompat{DecideIndex(tgt, src, "x", 137267827)}
+	if err := CheckVerdicts(tgt, src, ref); err == nil || !strings.Contains(err.Error(), "refused: x (created by opensearch 3.5.0)") || !strings.Contains(err.Error(), "older than the source") {
+		t.Fatalf("refused: %v", err)
 	}
 }
 
@@ -136,6 +267,36 @@ func TestJudge(t *testing.T) {
 			}
 			if c.ok && v.Problem != "" {
 				t.Fatalf("ok verdict with problem %q", v.Problem)
+			}
+		})
+	}
+}
+
+// The refusal texts the real engines answer (observed on OpenSearch 3.5.0).
+func TestTooOldToRestore(t *testing.T) {
+	cases := []struct {
+		name, reason, causedBy string
+		want                   []string // fragments; nil = not recognised
+	}{
+		{"elasticsearch index in an opensearch snapshot", "Version id 7100299 must contain OpenSearch mask", "",
+			[]string{"created by elasticsearch 7.10.2", "(a, b)", "re-index", "nothing was restored"}},
+		{"opensearch 1.3 index on 3.5", "[r:s/uuid] cannot restore index [logs-1x] because it cannot be upgraded",
+			"The index [[logs-1x/pBTBjqUGR_6LxxMTxpexBg]] was created with version [1.3.1] but the minimum compatible version is [2.0.0]. It should be re-indexed in OpenSearch 2.x before upgrading to 3.5.0.",
+			[]string{"cannot read index logs-1x", "created by version 1.3.1", "2.0.0 or later", "re-index it", `"-logs-1x"`}},
+		{"index name alone", "[r:s/uuid] cannot restore index [x] because it cannot be upgraded", "", []string{"cannot read index x;"}},
+		{"other refusal", "[r:s] snapshot does not exist", "", nil},
+		{"newer snapshot is not this", "the snapshot was created with OpenSearch version [3.5.0] which is higher than the version of this node [2.19.1]", "", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			msg, ok := TooOldToRestore(c.reason, c.causedBy, []string{"a", "b"})
+			if ok != (c.want != nil) {
+				t.Fatalf("recognised = %v (%s)", ok, msg)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("%q lacks %q", msg, w)
+				}
 			}
 		})
 	}

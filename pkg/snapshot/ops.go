@@ -69,22 +69,76 @@ type Version struct {
 	Number       string `json:"number"`
 }
 
-// EngineVersion reads the engine's distribution and version.
+// EngineVersion reads the engine's distribution and version. OpenSearch
+// 1.x/2.x with compatibility mode (compatibility.override_main_response_version,
+// removed in 3.0) answer GET / with number 7.10.2 and no distribution; the
+// OpenSearch tagline gives them away, and the node's own version then
+// comes from GET _nodes/_local (observed on 1.3.1 and 2.19.1).
 func (o Ops) EngineVersion(ctx context.Context) (Version, error) {
 	var r struct {
 		Version struct {
 			Distribution string `json:"distribution"`
 			Number       string `json:"number"`
 		} `json:"version"`
+		Tagline string `json:"tagline"`
 	}
 	if err := o.C.Do(ctx, http.MethodGet, "/", nil, nil, &r); err != nil {
 		return Version{}, fmt.Errorf("read engine version: %w", err)
 	}
 	v := Version{Distribution: r.Version.Distribution, Number: r.Version.Number}
+	if v.Distribution == "" && strings.Contains(r.Tagline, "OpenSearch") {
+		var nodes struct {
+			Nodes map[string]struct {
+				Version string `json:"version"`
+			} `json:"nodes"`
+		}
+		q := url.Values{"filter_path": {"nodes.*.version"}}
+		if err := o.C.Do(ctx, http.MethodGet, "/_nodes/_local", q, nil, &nodes); err != nil {
+			return Version{}, fmt.Errorf("read engine version (OpenSearch in compatibility mode): %w", err)
+		}
+		for _, n := range nodes.Nodes {
+			v.Distribution, v.Number = "opensearch", n.Version
+		}
+		if v.Distribution == "" {
+			return Version{}, fmt.Errorf("read engine version: OpenSearch in compatibility mode reports %s, and GET _nodes/_local named no node version", r.Version.Number)
+		}
+	}
 	if v.Distribution == "" {
 		v.Distribution = "elasticsearch"
 	}
 	return v, nil
+}
+
+// CreatedVersions reads index.version.created of each named index: the
+// engine version that created it, which decides whether another engine can
+// restore it (field notes §8). Names are sent in batches that keep URLs
+// short; a missing index is an error.
+func (o Ops) CreatedVersions(ctx context.Context, names []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(names))
+	sorted := append([]string(nil), names...)
+	sort.Strings(sorted)
+	q := url.Values{"flat_settings": {"true"}, "expand_wildcards": {"all"}}
+	for _, batch := range joinBatches(sorted, 3000) {
+		var ans map[string]struct {
+			Settings map[string]string `json:"settings"`
+		}
+		if err := o.C.Do(ctx, http.MethodGet, "/"+batch+"/_settings/index.version.created", q, nil, &ans); err != nil {
+			return nil, fmt.Errorf("read index.version.created: %w", err)
+		}
+		for name, a := range ans {
+			id, err := strconv.ParseInt(a.Settings["index.version.created"], 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("read index.version.created of %s: %q is not a version id", name, a.Settings["index.version.created"])
+			}
+			out[name] = id
+		}
+	}
+	for _, n := range sorted {
+		if _, ok := out[n]; !ok {
+			return nil, fmt.Errorf("read index.version.created: index %s was not in the answer", n)
+		}
+	}
+	return out, nil
 }
 
 // RepositorySpec is a repository to register.

@@ -176,7 +176,12 @@ type RestoreProgress struct {
 var ErrIndexMissing = errors.New("restored index missing")
 
 // RestoreStatus reads _recovery for the targets: done when every primary
-// and replica shard finished recovering (stage DONE) and no index is red.
+// and replica shard finished recovering (stage DONE), the cluster state
+// shows every primary started and none initializing, and no index is red.
+// Health and counts are read only after recovery finished, so a done
+// answer never carries the counts of a shard still recovering: reading them
+// first showed 0 documents and yellow beside a DONE recovery on
+// Elasticsearch 7.10 and OpenSearch 3.5 (issue 8).
 func (o Ops) RestoreStatus(ctx context.Context, targets []string) (RestoreProgress, error) {
 	var out RestoreProgress
 	if len(targets) == 0 {
@@ -198,7 +203,7 @@ func (o Ops) RestoreStatus(ctx context.Context, targets []string) (RestoreProgre
 		return out, fmt.Errorf("restore progress: %w: %s", ErrIndexMissing, strings.Join(missing, ", "))
 	}
 	rec := recoveryAnswer{}
-	done := true
+	recovered := true
 	for _, batch := range joinBatches(sorted, 3000) {
 		part := recoveryAnswer{}
 		if err := o.C.Do(ctx, http.MethodGet, "/"+batch+"/_recovery", nil, nil, &part); err != nil {
@@ -210,6 +215,43 @@ func (o Ops) RestoreStatus(ctx context.Context, targets []string) (RestoreProgre
 	}
 	for _, t := range sorted {
 		r := rec[t]
+		done := 0
+		for _, s := range r.Shards {
+			if s.Stage == "DONE" {
+				done++
+			}
+		}
+		if len(r.Shards) == 0 || done < len(r.Shards) {
+			recovered = false
+		}
+	}
+	started := map[string]bool{}
+	if recovered {
+		// Recovery has finished: now the cluster state and counts are final.
+		for _, batch := range joinBatches(sorted, 3000) {
+			var h struct {
+				Indices map[string]struct {
+					Status        string `json:"status"`
+					Primaries     int    `json:"number_of_shards"`
+					ActivePrimary int    `json:"active_primary_shards"`
+					Initializing  int    `json:"initializing_shards"`
+				} `json:"indices"`
+			}
+			q := url.Values{"level": {"indices"}, "expand_wildcards": {"all"}}
+			if err := o.C.Do(ctx, http.MethodGet, "/_cluster/health/"+batch, q, nil, &h); err != nil {
+				return out, fmt.Errorf("restore progress: %w", err)
+			}
+			for n, ix := range h.Indices {
+				started[n] = ix.Status != "red" && ix.Initializing == 0 && ix.ActivePrimary == ix.Primaries && ix.Primaries > 0
+			}
+		}
+		if have, err = o.Indices(ctx, "*"); err != nil {
+			return out, fmt.Errorf("restore progress: %w", err)
+		}
+	}
+	done := recovered
+	for _, t := range sorted {
+		r := rec[t]
 		ip := IndexProgress{Index: t, Shards: len(r.Shards), Health: have[t].Health, Docs: have[t].Docs}
 		for _, s := range r.Shards {
 			ip.TotalBytes += s.Index.Size.Total
@@ -218,7 +260,7 @@ func (o Ops) RestoreStatus(ctx context.Context, targets []string) (RestoreProgre
 				ip.ShardsDone++
 			}
 		}
-		if ip.Shards == 0 || ip.ShardsDone < ip.Shards {
+		if recovered && !started[t] {
 			done = false
 		}
 		if ip.Health == "red" && ip.Shards > 0 && ip.ShardsDone == ip.Shards {

@@ -4,6 +4,7 @@ package workflow
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
@@ -12,6 +13,24 @@ import (
 	"strings"
 	"testing"
 	"time"
+)
+
+// The engine matrix (scripts/test.sh) and the migrations the snapshot path
+// carries, each tested push and pull with ingestion running.
+var (
+	matrix        = []string{es710, os13, os219, os35}
+	snapshotPairs = []struct{ name, src, tgt string }{
+		{"elasticsearch-7.10-to-opensearch-2.19", es710, os219},
+		{"opensearch-1.3-to-opensearch-2.19", os13, os219},
+		{"opensearch-2.19-to-opensearch-3.5", os219, os35},
+	}
+)
+
+const (
+	es710 = "elasticsearch-7.10"
+	os13  = "opensearch-1.3"
+	os219 = "opensearch-2.19"
+	os35  = "opensearch-3.5"
 )
 
 // report is the part of the workflow output the tests check.
@@ -115,11 +134,8 @@ func merge(ms ...map[string]int) map[string]int {
 // during the migration, and the snapshot is restored renamed beside them.
 // Live documents plus restored documents must be everything written.
 func TestPush(t *testing.T) {
-	all := engines(t, "opensearch", "opensearch-b", "elasticsearch")
-	for _, pair := range []struct{ name, src, tgt string }{
-		{"opensearch-to-opensearch", "opensearch-b", "opensearch"},
-		{"elasticsearch-7.10-to-opensearch", "elasticsearch", "opensearch"},
-	} {
+	all := engines(t, matrix...)
+	for _, pair := range snapshotPairs {
 		t.Run(pair.name, func(t *testing.T) {
 			src, tgt := all[pair.src], all[pair.tgt]
 			cleanup(t, "wf-push*", src, tgt)
@@ -155,11 +171,8 @@ func TestPush(t *testing.T) {
 // the target and replays from its checkpoint with op_type create, which
 // drops what the restore brought. Every document must be there exactly once.
 func TestPull(t *testing.T) {
-	all := engines(t, "opensearch", "opensearch-b", "elasticsearch")
-	for _, pair := range []struct{ name, src, tgt string }{
-		{"opensearch-to-opensearch", "opensearch-b", "opensearch"},
-		{"elasticsearch-7.10-to-opensearch", "elasticsearch", "opensearch"},
-	} {
+	all := engines(t, matrix...)
+	for _, pair := range snapshotPairs {
 		t.Run(pair.name, func(t *testing.T) {
 			src, tgt := all[pair.src], all[pair.tgt]
 			cleanup(t, "wf-pull*", src, tgt)
@@ -199,8 +212,8 @@ func TestPull(t *testing.T) {
 // The operator refuses the switch: the workflow stops with the operator's
 // error at SwitchPoller; the restored indices stay.
 func TestPullSwitchRefused(t *testing.T) {
-	all := engines(t, "opensearch", "opensearch-b")
-	src, tgt := all["opensearch-b"], all["opensearch"]
+	all := engines(t, os13, os219)
+	src, tgt := all[os13], all[os219]
 	cleanup(t, "wf-refuse*", src, tgt)
 	createIndex(t, src, "wf-refuse")
 	mustReq(t, "POST", src+"/wf-refuse/_bulk?refresh=true", "{\"index\":{\"_id\":\"1\"}}\n{\"m\":1}\n")
@@ -219,8 +232,8 @@ func TestPullSwitchRefused(t *testing.T) {
 // Pull with an index of the same name already on the target stops at the
 // pre-flight, before any repository is registered.
 func TestPullConflictStopsAtPreflight(t *testing.T) {
-	all := engines(t, "opensearch", "opensearch-b")
-	src, tgt := all["opensearch-b"], all["opensearch"]
+	all := engines(t, os13, os219)
+	src, tgt := all[os13], all[os219]
 	cleanup(t, "wf-conflict*", src, tgt)
 	createIndex(t, src, "wf-conflict-a")
 	createIndex(t, src, "wf-conflict-b")
@@ -235,27 +248,82 @@ func TestPullConflictStopsAtPreflight(t *testing.T) {
 	}
 }
 
-// OpenSearch -> Elasticsearch 7.10 is impossible: stop at the pre-flight.
+// Migrations the snapshot path cannot make stop at the pre-flight, before
+// any repository is registered, with one VersionMismatchError that names
+// every index and its created version.
 func TestVersionMismatchStopsAtPreflight(t *testing.T) {
-	all := engines(t, "opensearch", "elasticsearch")
-	src, tgt := all["opensearch"], all["elasticsearch"]
-	cleanup(t, "wf-version*", src, tgt)
-	createIndex(t, src, "wf-version")
-	x := run(t, input(t, src, tgt, "push", "wf-version"), runOptions{})
-	failedAt(t, x, "Preflight", "VersionMismatchError")
-	if !strings.Contains(x.Result.Cause, "Elasticsearch does not read OpenSearch snapshots") {
-		t.Fatalf("cause: %s", x.Result.Cause)
+	all := engines(t, matrix...)
+	for _, pair := range []struct{ name, src, tgt, want string }{
+		{"opensearch-2.19-to-elasticsearch-7.10", os219, es710, "Elasticsearch does not read OpenSearch snapshots"},
+		{"opensearch-3.5-to-opensearch-2.19", os35, os219, "is older than the source"},
+		{"elasticsearch-7.10-to-opensearch-3.5", es710, os35, "need reindex: wf-version (created by elasticsearch 7.10.2)"},
+		{"opensearch-1.3-to-opensearch-3.5", os13, os35, "need reindex: wf-version (created by opensearch 1.3.1)"},
+	} {
+		t.Run(pair.name, func(t *testing.T) {
+			src, tgt := all[pair.src], all[pair.tgt]
+			cleanup(t, "wf-version*", src, tgt)
+			createIndex(t, src, "wf-version")
+			x := run(t, input(t, src, tgt, "push", "wf-version"), runOptions{})
+			failedAt(t, x, "Preflight", "VersionMismatchError")
+			if !strings.Contains(x.Result.Cause, pair.want) {
+				t.Fatalf("cause lacks %q: %s", pair.want, x.Result.Cause)
+			}
+			if x.entered("RegisterSourceRepository") {
+				t.Fatal("the workflow went past the pre-flight")
+			}
+		})
 	}
-	if x.entered("RegisterSourceRepository") {
-		t.Fatal("the workflow went past the pre-flight")
+}
+
+// The trap of field notes §8: a domain upgraded from Elasticsearch 7.10 to
+// OpenSearch 2.19 (here: an index Elasticsearch created, restored into
+// OpenSearch 2.19) still holds an index OpenSearch 3.5 cannot read. The
+// pre-flight names it with its created version, not the index 2.19
+// created beside it; without it, the same source migrates to 3.5.
+func TestUpgradedDomainTrap(t *testing.T) {
+	all := engines(t, es710, os219, os35)
+	es, src, tgt := all[es710], all[os219], all[os35]
+	cleanup(t, "wf-trap*", es, src, tgt)
+	// On Elasticsearch 7.10: the index, snapshotted and restored into 2.19.
+	createIndex(t, es, "wf-trap-old")
+	mustReq(t, "POST", es+"/wf-trap-old/_bulk?refresh=true", "{\"index\":{\"_id\":\"o1\"}}\n{\"m\":1}\n")
+	loc := filepath.Join(repoRoot(t), "workflow", fmt.Sprintf("trap-%d", time.Now().UnixNano()))
+	mustReq(t, "PUT", es+"/_snapshot/wf-trap", fmt.Sprintf(`{"type":"fs","settings":{"location":%q}}`, loc))
+	mustReq(t, "PUT", src+"/_snapshot/wf-trap", fmt.Sprintf(`{"type":"fs","settings":{"location":%q,"readonly":true}}`, loc))
+	t.Cleanup(func() { req(t, "DELETE", es+"/_snapshot/wf-trap", ""); req(t, "DELETE", src+"/_snapshot/wf-trap", "") })
+	mustReq(t, "PUT", es+"/_snapshot/wf-trap/s?wait_for_completion=true", `{"indices":"wf-trap-old"}`)
+	mustReq(t, "POST", src+"/_snapshot/wf-trap/s/_restore?wait_for_completion=true", `{"indices":"wf-trap-old"}`)
+	// Created on 2.19 itself.
+	createIndex(t, src, "wf-trap-new")
+	mustReq(t, "POST", src+"/wf-trap-new/_bulk?refresh=true", "{\"index\":{\"_id\":\"n1\"}}\n{\"m\":1}\n")
+
+	x := run(t, input(t, src, tgt, "pull", "wf-trap-*"), runOptions{})
+	failedAt(t, x, "Preflight", "VersionMismatchError")
+	if !strings.Contains(x.Result.Cause, "1 of 2 selected indices") || !strings.Contains(x.Result.Cause, "wf-trap-old (created by elasticsearch 7.10.2)") ||
+		strings.Contains(x.Result.Cause, "wf-trap-new") {
+		t.Fatalf("cause should name wf-trap-old alone, with its created version: %s", x.Result.Cause)
+	}
+	if st, _ := req(t, "HEAD", tgt+"/wf-trap-new", ""); st != 404 {
+		t.Fatal("something was restored")
+	}
+	// The index 2.19 created goes by snapshot.
+	x = run(t, input(t, src, tgt, "pull", "wf-trap-new"), runOptions{onEvent: func(e event) any {
+		if e.Event == "switch_requested" {
+			return map[string]any{"task_token": e.TaskToken, "output": map[string]any{"switched": true}}
+		}
+		return nil
+	}})
+	succeeded(t, x)
+	if got := ids(t, tgt, "wf-trap-new"); len(got) != 1 {
+		t.Fatalf("restored ids: %v", got)
 	}
 }
 
 // A snapshot that ends PARTIAL (a primary that cannot be allocated) stops
 // the workflow before any restore.
 func TestPartialSnapshotStopsWorkflow(t *testing.T) {
-	all := engines(t, "opensearch", "opensearch-b")
-	src, tgt := all["opensearch-b"], all["opensearch"]
+	all := engines(t, os13, os219)
+	src, tgt := all[os13], all[os219]
 	cleanup(t, "wf-partial*", src, tgt)
 	createIndex(t, src, "wf-partial-ok")
 	mustReq(t, "POST", src+"/wf-partial-ok/_bulk?refresh=true", "{\"index\":{\"_id\":\"1\"}}\n{\"m\":1}\n")
@@ -283,8 +351,8 @@ func TestPartialSnapshotStopsWorkflow(t *testing.T) {
 // fails with EngineUnavailableError, Step Functions retries it, then the
 // Catch reports the failed step. The engine is restarted afterwards.
 func TestEngineStoppedDuringPoll(t *testing.T) {
-	all := engines(t, "opensearch", "opensearch-b")
-	src, tgt := all["opensearch-b"], all["opensearch"]
+	all := engines(t, os13, os219)
+	src, tgt := all[os13], all[os219]
 	cleanup(t, "wf-stop*", tgt)
 	createIndex(t, src, "wf-stop")
 	w := startWriter(t, src, "wf-stop")
@@ -292,20 +360,20 @@ func TestEngineStoppedDuringPoll(t *testing.T) {
 	w.Stop()
 	u, _ := url.Parse(src)
 	t.Cleanup(func() {
-		cmd := exec.Command("bash", filepath.Join(root, "scripts", "peers.sh"), "start", "opensearch", "opensearch-b", u.Port())
+		cmd := exec.Command("bash", filepath.Join(root, "scripts", "peers.sh"), "start", "opensearch1", os13, u.Port())
 		cmd.Env = os.Environ()
 		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Errorf("restart opensearch-b: %v\n%s", err, out)
+			t.Errorf("restart %s: %v\n%s", os13, err, out)
 		}
 	})
 	stopped := false
 	x := run(t, input(t, src, tgt, "push", "wf-stop"), runOptions{waitMs: 4000, onEvent: func(e event) any {
 		if e.Event == "state_entered" && e.State == "WaitSnapshot" && !stopped {
 			stopped = true
-			cmd := exec.Command("bash", filepath.Join(root, "scripts", "peers.sh"), "stop", "opensearch-b")
+			cmd := exec.Command("bash", filepath.Join(root, "scripts", "peers.sh"), "stop", os13)
 			cmd.Env = os.Environ()
 			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Errorf("stop opensearch-b: %v\n%s", err, out)
+				t.Errorf("stop %s: %v\n%s", os13, err, out)
 			}
 		}
 		return nil
