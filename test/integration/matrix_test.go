@@ -123,7 +123,10 @@ func trap(t *testing.T, es, src engine, prefix string) string {
 	loc := filepath.Join(repoRoot(t), "it", "trap", fmt.Sprint(time.Now().UnixNano()))
 	mustRaw(t, es, "PUT", "/_snapshot/it-trap", fmt.Sprintf(`{"type":"fs","settings":{"location":%q}}`, loc))
 	mustRaw(t, src, "PUT", "/_snapshot/it-trap", fmt.Sprintf(`{"type":"fs","settings":{"location":%q,"readonly":true}}`, loc))
-	t.Cleanup(func() { raw(t, es, "DELETE", "/_snapshot/it-trap", ""); raw(t, src, "DELETE", "/_snapshot/it-trap", "") })
+	t.Cleanup(func() {
+		raw(t, es, "DELETE", "/_snapshot/it-trap", "")
+		raw(t, src, "DELETE", "/_snapshot/it-trap", "")
+	})
 	mustRaw(t, es, "PUT", "/_snapshot/it-trap/s?wait_for_completion=true", fmt.Sprintf(`{"indices":%q}`, prefix+"old"))
 	mustRaw(t, src, "POST", "/_snapshot/it-trap/s/_restore?wait_for_completion=true", fmt.Sprintf(`{"indices":%q}`, prefix+"old"))
 	seed(t, src, prefix+"new", 3)
