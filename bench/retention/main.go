@@ -132,7 +132,7 @@ func essnapPass(args []string) error {
 	var mu sync.Mutex
 	var reqs []request
 	base := http.DefaultTransport.(*http.Transport).Clone()
-	// As handler.SignedConnector builds it for an unsigned domain, with the
+	// As wiring.SignedConnector builds it for an unsigned domain, with the
 	// counting transport innermost.
 	connect := func(_ context.Context, d handler.Domain) (handler.Operations, error) {
 		c, err := esclient.New(esclient.Config{Endpoint: d.Endpoint, Region: d.Region, Unsigned: d.Unsigned, Base: countingRT{base, &mu, &reqs}})

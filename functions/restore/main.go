@@ -5,9 +5,10 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/essnap/essnap/pkg/handler"
+	"github.com/essnap/essnap/pkg/wiring"
 )
 
 func main() {
-	h := handler.Restore{Deps: handler.ProductionDeps()}
+	h := handler.Restore{Deps: wiring.Production()}
 	lambda.Start(h.Invoke)
 }

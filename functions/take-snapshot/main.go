@@ -5,9 +5,10 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/essnap/essnap/pkg/handler"
+	"github.com/essnap/essnap/pkg/wiring"
 )
 
 func main() {
-	h := handler.TakeSnapshot{Deps: handler.ProductionDeps()}
+	h := handler.TakeSnapshot{Deps: wiring.Production()}
 	lambda.Start(h.Invoke)
 }

@@ -59,6 +59,21 @@ type fakeOps struct {
 
 var _ handler.Operations = (*fakeOps)(nil)
 
+// The migration reads are exercised on the real engines (test/integration,
+// test/workflow); the fake answers them as an empty domain.
+func (f *fakeOps) Disk(context.Context) ([]snapshot.NodeDisk, error) { return nil, nil }
+func (f *fakeOps) Count(context.Context, string) (int64, error)      { return 0, nil }
+func (f *fakeOps) DocIDs(context.Context, string, func([]string) error) error {
+	return nil
+}
+func (f *fakeOps) CreatedVersions(_ context.Context, names []string) (map[string]int64, error) {
+	out := map[string]int64{}
+	for _, n := range names {
+		out[n] = 136407927 // OpenSearch 2.19.1
+	}
+	return out, nil
+}
+
 func (f *fakeOps) record(c call) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -314,11 +314,11 @@ func TestStrictDecoding(t *testing.T) {
 		raw    string
 		want   []string
 	}{
-		{"unknown field take-snapshot", invokeTake, `{"snapshto":"x"}`, []string{`unknown field "snapshto"`, "known fields:", "snapshot", "repository", "indices", "endpoint", "trigger"}},
-		{"unknown field register-repo", invokeRegister, `{"bukket":"b"}`, []string{`unknown field "bukket"`, "known fields:", "bucket", "role_arn", "base_path"}},
-		{"unknown field restore", invokeRestore, `{"rename_sufix":"-r"}`, []string{`unknown field "rename_sufix"`, "rename_suffix", "rename_pattern", "include_system_indices"}},
-		{"unknown field check-progress", invokeProgress, `{"snapshots":"s"}`, []string{`unknown field "snapshots"`, "snapshot", "indices", "repository"}},
-		{"unknown field after a valid one", invokeTake, `{"snapshot":"s","Unsigned":true,"dryrun":true}`, []string{`unknown field "dryrun"`}},
+		{"unknown field take-snapshot", invokeTake, `{"snapshto":"x"}`, []string{`field "snapshto" is unknown`, "known fields:", "snapshot", "repository", "indices", "endpoint", "trigger"}},
+		{"unknown field register-repo", invokeRegister, `{"bukket":"b"}`, []string{`field "bukket" is unknown`, "known fields:", "bucket", "role_arn", "base_path"}},
+		{"unknown field restore", invokeRestore, `{"rename_sufix":"-r"}`, []string{`field "rename_sufix" is unknown`, "rename_suffix", "rename_pattern", "include_system_indices"}},
+		{"unknown field check-progress", invokeProgress, `{"snapshots":"s"}`, []string{`field "snapshots" is unknown`, "snapshot", "indices", "repository"}},
+		{"unknown field after a valid one", invokeTake, `{"snapshot":"s","Unsigned":true,"dryrun":true}`, []string{`field "dryrun" is unknown`}},
 		{"list given a string", invokeTake, `{"indices":"logs-*"}`, []string{`field "indices" must be a list`, "got JSON string"}},
 		{"list given a string in restore", invokeRestore, `{"indices":"logs-*"}`, []string{`field "indices" must be a list`}},
 		{"boolean given a string", invokeTake, `{"wait_for_completion":"true"}`, []string{`field "wait_for_completion" must be a boolean (true/false)`, "got JSON string"}},
@@ -327,14 +327,18 @@ func TestStrictDecoding(t *testing.T) {
 		{"string given a list", invokeProgress, `{"snapshot":["a"]}`, []string{`field "snapshot" must be a string`, "got JSON array"}},
 		{"object given a list", invokeRestore, `{"index_settings":["index.number_of_replicas"]}`, []string{`field "index_settings" must be an object`}},
 		{"object given a string", invokeTake, `{"metadata":"x"}`, []string{`field "metadata" must be an object`}},
-		{"not an object", invokeTake, `["x"]`, []string{"invalid event"}},
-		{"not JSON", invokeRestore, `{snapshot: x}`, []string{"invalid event"}},
+		{"not an object", invokeTake, `["x"]`, []string{"the event must be a JSON object", "got an array"}},
+		{"not JSON", invokeRestore, `{snapshot: x}`, []string{"the event is not valid JSON", "at byte 2"}},
+		{"case differs", invokeTake, `{"Snapshot":"x","Indices":["a"]}`, []string{`field "Snapshot" is unknown: field names are case-sensitive; did you mean "snapshot"?`, `did you mean "indices"?`}},
+		{"duplicate key", invokeTake, `{"snapshot":"a","snapshot":"b"}`, []string{`the key "snapshot" twice`}},
+		{"null for a default", invokeRestore, `{"snapshot":null}`, []string{`field "snapshot" is null`}},
+		{"nested unknown", invokeTake, `{"retention":{"keep_dayly":7}}`, []string{`field "retention.keep_dayly" is unknown`, "keep_daily"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t, baseEnv())
 			err := c.invoke(h, json.RawMessage(c.raw))
-			wantErr(t, err, "ValidationError", append([]string{"invalid event"}, c.want...)...)
+			wantErr(t, err, "ValidationError", c.want...)
 			if len(h.domains) != 0 || len(h.ops.calls) != 0 {
 				t.Fatalf("invalid event reached the domain: %+v", h.ops.calls)
 			}

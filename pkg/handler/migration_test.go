@@ -31,11 +31,7 @@ func TestPreflightConfig(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var ev PreflightEvent
-			if err := decodeEvent(json.RawMessage(c.event), &ev); err != nil {
-				t.Fatal(err)
-			}
-			err := NewPreflightConfig(env(c.env), ev).Validate()
+			err := LoadPreflightConfig(env(c.env), []byte(c.event)).Validate()
 			if len(c.want) == 0 {
 				if err != nil {
 					t.Fatalf("invalid: %v", err)
@@ -67,11 +63,7 @@ func TestVerifyConfig(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var ev VerifyEvent
-			if err := decodeEvent(json.RawMessage(c.event), &ev); err != nil {
-				t.Fatal(err)
-			}
-			err := NewVerifyConfig(func(string) string { return "" }, ev).Validate()
+			err := LoadVerifyConfig(func(string) string { return "" }, []byte(c.event)).Validate()
 			if len(c.want) == 0 {
 				if err != nil {
 					t.Fatalf("invalid: %v", err)
@@ -98,9 +90,9 @@ func TestMigrationEventsAreStrict(t *testing.T) {
 		event string
 		want  string
 	}{
-		{"preflight top-level typo", func(r json.RawMessage) error { _, err := Preflight{deps}.Invoke(context.Background(), r); return err }, `{"stratgy":"pull"}`, "unknown field \"stratgy\""},
-		{"preflight nested typo", func(r json.RawMessage) error { _, err := Preflight{deps}.Invoke(context.Background(), r); return err }, `{"source":{"endpont":"x"}}`, "unknown field \"endpont\""},
-		{"verify typo", func(r json.RawMessage) error { _, err := Verify{deps}.Invoke(context.Background(), r); return err }, `{"snapshot":{"nme":"s"}}`, "unknown field \"nme\""},
+		{"preflight top-level typo", func(r json.RawMessage) error { _, err := Preflight{deps}.Invoke(context.Background(), r); return err }, `{"stratgy":"pull"}`, "field \"stratgy\" is unknown"},
+		{"preflight nested typo", func(r json.RawMessage) error { _, err := Preflight{deps}.Invoke(context.Background(), r); return err }, `{"source":{"endpont":"x"}}`, "field \"source.endpont\" is unknown"},
+		{"verify typo", func(r json.RawMessage) error { _, err := Verify{deps}.Invoke(context.Background(), r); return err }, `{"snapshot":{"nme":"s"}}`, "field \"snapshot.nme\" is unknown"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

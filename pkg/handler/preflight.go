@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -14,74 +13,26 @@ import (
 	"github.com/essnap/essnap/pkg/snapshot"
 )
 
-// MigrationOps is what the migration handlers need beyond Operations:
-// disk figures, counts and document ids. *snapshot.Ops implements it; the
-// handlers check for it at run time so Operations (and its fakes) stay as
-// they are for the single-domain functions.
-type MigrationOps interface {
-	Operations
-	Disk(ctx context.Context) ([]snapshot.NodeDisk, error)
-	Count(ctx context.Context, index string) (int64, error)
-	DocIDs(ctx context.Context, index string, visit func(ids []string) error) error
-	CreatedVersions(ctx context.Context, names []string) (map[string]int64, error)
-}
-
-// PreflightEvent is preflight's input: both domains, what to migrate and how.
-type PreflightEvent struct {
-	Source         *domainFields `json:"source"`
-	Target         *domainFields `json:"target"`
-	Indices        []string      `json:"indices"`
-	Strategy       *string       `json:"strategy"`
-	RenameSuffix   *string       `json:"rename_suffix"`
-	SnapshotPrefix *string       `json:"snapshot_prefix"`
-	DiskHeadroom   *float64      `json:"disk_headroom"`
-}
-
-// PreflightConfig is the resolved preflight configuration.
+// PreflightConfig is preflight's configuration: both domains, what to
+// migrate and how. The stack's domain (ESSNAP_ENDPOINT) is the default
+// source; ESSNAP_TARGET_* name the default target, so a stack can carry a
+// planned migration in its environment and the state machine input only
+// overrides it.
 type PreflightConfig struct {
-	Source, Target domainConfig
-	Indices        []string
-	Strategy       string
-	RenameSuffix   string
-	SnapshotPrefix string
-	DiskHeadroom   float64
+	Source         Domain   `json:"source"`
+	Target         Domain   `json:"target" envprefix:"TARGET_"`
+	Indices        []string `json:"indices" env:"INDICES"`
+	Strategy       string   `json:"strategy" env:"MIGRATION_STRATEGY"`
+	RenameSuffix   string   `json:"rename_suffix" env:"RESTORE_RENAME_SUFFIX"`
+	SnapshotPrefix string   `json:"snapshot_prefix"`
+	DiskHeadroom   float64  `json:"disk_headroom" env:"DISK_HEADROOM"`
 	errs           problems
 }
 
-// NewPreflightConfig applies defaults, environment and event. The stack's
-// domain (ESSNAP_ENDPOINT) is the default source; ESSNAP_TARGET_* name the
-// default target, so a stack can carry a planned migration in its
-// environment and the state machine input only overrides it.
-func NewPreflightConfig(getenv func(string) string, ev PreflightEvent) PreflightConfig {
+// LoadPreflightConfig applies defaults, environment and event, in that order.
+func LoadPreflightConfig(getenv func(string) string, raw []byte) PreflightConfig {
 	c := PreflightConfig{Strategy: migrate.Push, RenameSuffix: migrate.DefaultRenameSuffix, SnapshotPrefix: "migration", DiskHeadroom: 0.15}
-	e := env{get: getenv, errs: &c.errs}
-	c.Source.fromEnv(e)
-	e.str("ESSNAP_TARGET_ENDPOINT", &c.Target.Endpoint)
-	e.str("ESSNAP_TARGET_REGION", &c.Target.Region)
-	e.boolean("ESSNAP_TARGET_UNSIGNED", &c.Target.Unsigned)
-	e.list("ESSNAP_INDICES", &c.Indices)
-	e.str("ESSNAP_MIGRATION_STRATEGY", &c.Strategy)
-	e.str("ESSNAP_RESTORE_RENAME_SUFFIX", &c.RenameSuffix)
-	if v := strings.TrimSpace(getenv("ESSNAP_DISK_HEADROOM")); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			c.errs.add("environment ESSNAP_DISK_HEADROOM=%q is not a number; use a fraction such as 0.15", v)
-		}
-		c.DiskHeadroom = f
-	}
-	if ev.Source != nil {
-		c.Source.fromEvent(*ev.Source)
-	}
-	if ev.Target != nil {
-		c.Target.fromEvent(*ev.Target)
-	}
-	if ev.Indices != nil {
-		c.Indices = ev.Indices
-	}
-	set(&c.Strategy, ev.Strategy)
-	set(&c.RenameSuffix, ev.RenameSuffix)
-	set(&c.SnapshotPrefix, ev.SnapshotPrefix)
-	set(&c.DiskHeadroom, ev.DiskHeadroom)
+	c.errs, _ = load(&c, getenv, raw)
 	return c
 }
 
@@ -118,7 +69,7 @@ func (c PreflightConfig) Validate() error {
 }
 
 // validateDomains checks both sides and that they differ.
-func validateDomains(p *problems, src, tgt domainConfig) {
+func validateDomains(p *problems, src, tgt Domain) {
 	var sp, tp problems
 	src.validate(&sp)
 	tgt.validate(&tp)
@@ -165,15 +116,11 @@ type Preflight struct{ Deps }
 // target's free disk. Failures are VersionMismatchError, IndexConflictError,
 // InsufficientStorageError or ValidationError (nothing selected).
 func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightResult, error) {
-	var ev PreflightEvent
-	if err := decodeEvent(raw, &ev); err != nil {
-		return PreflightResult{}, err
-	}
-	c := NewPreflightConfig(h.Getenv, ev)
+	c := LoadPreflightConfig(h.Getenv, raw)
 	if err := c.Validate(); err != nil {
 		return PreflightResult{}, err
 	}
-	src, tgt, err := h.bothDomains(ctx, c.Source.Domain, c.Target.Domain)
+	src, tgt, err := h.bothDomains(ctx, c.Source, c.Target)
 	if err != nil {
 		return PreflightResult{}, err
 	}
@@ -275,25 +222,12 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 }
 
 // bothDomains connects to a migration's source and target.
-func (d Deps) bothDomains(ctx context.Context, source, target Domain) (src, tgt MigrationOps, err error) {
-	if src, err = d.migrationOps(ctx, source); err != nil {
+func (d Deps) bothDomains(ctx context.Context, source, target Domain) (src, tgt Operations, err error) {
+	if src, err = d.connect(ctx, source); err != nil {
 		return nil, nil, err
 	}
-	if tgt, err = d.migrationOps(ctx, target); err != nil {
+	if tgt, err = d.connect(ctx, target); err != nil {
 		return nil, nil, err
 	}
 	return src, tgt, nil
-}
-
-// migrationOps connects and checks that the connection can do migration reads.
-func (d Deps) migrationOps(ctx context.Context, dom Domain) (MigrationOps, error) {
-	ops, err := d.connect(ctx, dom)
-	if err != nil {
-		return nil, err
-	}
-	m, ok := ops.(MigrationOps)
-	if !ok {
-		return nil, failure.Validation("connect", []string{fmt.Sprintf("the connector for %s cannot read disk, counts and ids (%T)", dom.Endpoint, ops)})
-	}
-	return m, nil
 }

@@ -4,17 +4,50 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/essnap/essnap/pkg/config"
 	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
 
-// ProgressEvent is check-progress's input: a snapshot to follow
+// ProgressConfig is check-progress's configuration: a snapshot to follow
 // (repository + snapshot) or restored indices to follow (indices).
-type ProgressEvent struct {
-	domainFields
-	Repository *string  `json:"repository"`
-	Snapshot   *string  `json:"snapshot"`
+type ProgressConfig struct {
+	Domain
+	Repository string   `json:"repository" env:"REPOSITORY"`
+	Snapshot   string   `json:"snapshot"`
 	Indices    []string `json:"indices"`
+	errs       problems
+	set        map[string]bool
+}
+
+// LoadProgressConfig applies defaults, environment and event, in that order.
+func LoadProgressConfig(getenv func(string) string, raw []byte) ProgressConfig {
+	c := ProgressConfig{Repository: "essnap"}
+	var l config.Loaded
+	c.errs, l = load(&c, getenv, raw)
+	c.set = l.Set
+	return c
+}
+
+// Validate reports every problem at once.
+func (c ProgressConfig) Validate() error {
+	p := append(problems(nil), c.errs...)
+	c.Domain.validate(&p)
+	snap := c.set["snapshot"]
+	switch {
+	case !snap && len(c.Indices) == 0:
+		p.add("give either snapshot (with repository) to follow a snapshot, or indices to follow a restore")
+	case snap && len(c.Indices) > 0:
+		p.add("give snapshot or indices, not both")
+	case snap:
+		if err := snapshot.ValidateName("snapshot", c.Snapshot); err != nil {
+			p.add("%v", err)
+		}
+	}
+	if len(p) > 0 {
+		return failure.Validation("check-progress", p)
+	}
+	return nil
 }
 
 // ProgressResult answers one poll. Done is the loop's exit condition.
@@ -30,37 +63,17 @@ type CheckProgress struct{ Deps }
 // Invoke reads progress once. A PARTIAL or FAILED snapshot is an error
 // (SnapshotFailedError) so a workflow stops instead of restoring it.
 func (h CheckProgress) Invoke(ctx context.Context, raw json.RawMessage) (ProgressResult, error) {
-	var ev ProgressEvent
-	if err := decodeEvent(raw, &ev); err != nil {
+	c := LoadProgressConfig(h.Getenv, raw)
+	if err := c.Validate(); err != nil {
 		return ProgressResult{}, err
 	}
-	var dc domainConfig
-	var errs problems
-	dc.fromEnv(env{get: h.Getenv, errs: &errs})
-	dc.fromEvent(ev.domainFields)
-	repo := "essnap"
-	env{get: h.Getenv, errs: &errs}.str("ESSNAP_REPOSITORY", &repo)
-	set(&repo, ev.Repository)
-	dc.validate(&errs)
-	switch {
-	case ev.Snapshot == nil && len(ev.Indices) == 0:
-		errs.add("give either snapshot (with repository) to follow a snapshot, or indices to follow a restore")
-	case ev.Snapshot != nil && len(ev.Indices) > 0:
-		errs.add("give snapshot or indices, not both")
-	case ev.Snapshot != nil:
-		if err := snapshot.ValidateName("snapshot", *ev.Snapshot); err != nil {
-			errs.add("%v", err)
-		}
-	}
-	if len(errs) > 0 {
-		return ProgressResult{}, failure.Validation("check-progress", errs)
-	}
-	ops, err := h.connect(ctx, dc.Domain)
+	ops, err := h.connect(ctx, c.Domain)
 	if err != nil {
 		return ProgressResult{}, err
 	}
-	if ev.Snapshot != nil {
-		p, err := ops.Status(ctx, repo, *ev.Snapshot)
+	repo := c.Repository
+	if c.Snapshot != "" {
+		p, err := ops.Status(ctx, repo, c.Snapshot)
 		if err != nil {
 			return ProgressResult{}, h.fail(ctx, "check-progress", err)
 		}
@@ -70,7 +83,7 @@ func (h CheckProgress) Invoke(ctx context.Context, raw json.RawMessage) (Progres
 		}
 		return out, nil
 	}
-	r, err := ops.RestoreStatus(ctx, ev.Indices)
+	r, err := ops.RestoreStatus(ctx, c.Indices)
 	if err != nil {
 		return ProgressResult{}, h.fail(ctx, "check-progress", err)
 	}

@@ -11,65 +11,38 @@ import (
 	"github.com/essnap/essnap/pkg/snapshot"
 )
 
-// RegisterEvent is register-repo's input. Every field is optional where the
-// environment gives a default; {} registers the stack's repository.
-type RegisterEvent struct {
-	domainFields
-	Repository           *string `json:"repository"`
-	Type                 *string `json:"type"`
-	Bucket               *string `json:"bucket"`
-	BasePath             *string `json:"base_path"`
-	BucketRegion         *string `json:"bucket_region"`
-	RoleARN              *string `json:"role_arn"`
-	Location             *string `json:"location"`
-	Readonly             *bool   `json:"readonly"`
-	Verify               *bool   `json:"verify"`
-	ServerSideEncryption *bool   `json:"server_side_encryption"`
-	Replace              *bool   `json:"replace"`
-}
-
-// RegisterConfig is the resolved register-repo configuration.
+// RegisterConfig is register-repo's configuration; each field is declared
+// once (json: event field, env: ESSNAP_ variable). {} registers the stack's
+// repository.
 type RegisterConfig struct {
-	domainConfig
-	Repository, Type, Bucket, BasePath, BucketRegion, RoleARN, Location string
-	Readonly, Verify, ServerSideEncryption, Replace                     bool
-	errs                                                                problems
+	Domain
+	Repository           string `json:"repository" env:"REPOSITORY"`
+	Type                 string `json:"type" env:"REPOSITORY_TYPE"`
+	Bucket               string `json:"bucket" env:"BUCKET"`
+	BasePath             string `json:"base_path" env:"BASE_PATH"`
+	BucketRegion         string `json:"bucket_region" env:"BUCKET_REGION"`
+	RoleARN              string `json:"role_arn" env:"ROLE_ARN"`
+	Location             string `json:"location" env:"FS_LOCATION"`
+	Readonly             bool   `json:"readonly" env:"REPOSITORY_READONLY"`
+	Verify               bool   `json:"verify"`
+	ServerSideEncryption bool   `json:"server_side_encryption"`
+	Replace              bool   `json:"replace"`
+	errs                 problems
 }
 
 var roleARN = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$`)
 
-// NewRegisterConfig applies defaults, environment and event, in that order.
-func NewRegisterConfig(getenv func(string) string, ev RegisterEvent) RegisterConfig {
+// LoadRegisterConfig applies defaults, environment and event, in that order.
+func LoadRegisterConfig(getenv func(string) string, raw []byte) RegisterConfig {
 	c := RegisterConfig{Repository: "essnap", Type: "s3", Verify: true, ServerSideEncryption: true}
-	e := env{get: getenv, errs: &c.errs}
-	c.fromEnv(e)
-	e.str("ESSNAP_REPOSITORY", &c.Repository)
-	e.str("ESSNAP_REPOSITORY_TYPE", &c.Type)
-	e.str("ESSNAP_BUCKET", &c.Bucket)
-	e.str("ESSNAP_BASE_PATH", &c.BasePath)
-	e.str("ESSNAP_BUCKET_REGION", &c.BucketRegion)
-	e.str("ESSNAP_ROLE_ARN", &c.RoleARN)
-	e.str("ESSNAP_FS_LOCATION", &c.Location)
-	e.boolean("ESSNAP_REPOSITORY_READONLY", &c.Readonly)
-	c.fromEvent(ev.domainFields)
-	set(&c.Repository, ev.Repository)
-	set(&c.Type, ev.Type)
-	set(&c.Bucket, ev.Bucket)
-	set(&c.BasePath, ev.BasePath)
-	set(&c.BucketRegion, ev.BucketRegion)
-	set(&c.RoleARN, ev.RoleARN)
-	set(&c.Location, ev.Location)
-	set(&c.Readonly, ev.Readonly)
-	set(&c.Verify, ev.Verify)
-	set(&c.ServerSideEncryption, ev.ServerSideEncryption)
-	set(&c.Replace, ev.Replace)
+	c.errs, _ = load(&c, getenv, raw)
 	return c
 }
 
 // Validate reports every problem at once.
 func (c RegisterConfig) Validate() error {
 	p := append(problems(nil), c.errs...)
-	c.validate(&p)
+	c.Domain.validate(&p)
 	if err := snapshot.ValidateRepositoryName("repository", c.Repository); err != nil {
 		p.add("%v", err)
 	}
@@ -147,11 +120,7 @@ type RegisterResult struct {
 
 // Invoke registers the repository described by env and event.
 func (h RegisterRepo) Invoke(ctx context.Context, raw json.RawMessage) (RegisterResult, error) {
-	var ev RegisterEvent
-	if err := decodeEvent(raw, &ev); err != nil {
-		return RegisterResult{}, err
-	}
-	c := NewRegisterConfig(h.Getenv, ev)
+	c := LoadRegisterConfig(h.Getenv, raw)
 	if err := c.Validate(); err != nil {
 		return RegisterResult{}, err
 	}

@@ -14,9 +14,8 @@ func TestDecodeErrorsNameTheEventField(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var ev SnapshotEvent
-			err := decodeEvent(json.RawMessage(tc.raw), &ev)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
+			err := LoadSnapshotConfig(func(string) string { return "" }, []byte(tc.raw)).errs
+			if err == nil || !strings.Contains(strings.Join(err, "; "), tc.want) {
 				t.Fatalf("got %v, want %q", err, tc.want)
 			}
 		})

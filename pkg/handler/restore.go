@@ -6,79 +6,63 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/essnap/essnap/pkg/config"
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/migrate"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
 
-// RestoreEvent is restore's input. {} restores every non-system index of
-// the newest SUCCESS snapshot under its own name, and refuses if any exists.
-type RestoreEvent struct {
-	domainFields
-	Repository           *string        `json:"repository"`
-	Snapshot             *string        `json:"snapshot"`
-	Indices              []string       `json:"indices"`
-	RenamePattern        *string        `json:"rename_pattern"`
-	RenameReplacement    *string        `json:"rename_replacement"`
-	RenamePrefix         *string        `json:"rename_prefix"`
-	RenameSuffix         *string        `json:"rename_suffix"`
+// RestoreConfig is restore's configuration; each field is declared once
+// (json: event field, env: ESSNAP_ variable; the rename fields in
+// snapshot.Rename). {} restores every non-system index of the newest
+// SUCCESS snapshot under its own name, and refuses if any exists.
+type RestoreConfig struct {
+	Domain
+	Repository string   `json:"repository" env:"REPOSITORY"`
+	Snapshot   string   `json:"snapshot"`
+	Indices    []string `json:"indices"`
+	snapshot.Rename
 	IndexSettings        map[string]any `json:"index_settings"`
 	IgnoreIndexSettings  []string       `json:"ignore_index_settings"`
-	IncludeAliases       *bool          `json:"include_aliases"`
-	IncludeGlobalState   *bool          `json:"include_global_state"`
-	IncludeSystemIndices *bool          `json:"include_system_indices"`
-	Partial              *bool          `json:"partial"`
-	DryRun               *bool          `json:"dry_run"`
-}
-
-// RestoreConfig is the resolved restore configuration.
-type RestoreConfig struct {
-	domainConfig
-	Repository, Snapshot string
-	Indices              []string
-	Rename               snapshot.Rename
-	IndexSettings        map[string]any
-	IgnoreIndexSettings  []string
-	IncludeAliases       bool
-	IncludeGlobalState   bool
-	IncludeSystemIndices bool
-	Partial, DryRun      bool
+	IncludeAliases       bool           `json:"include_aliases"`
+	IncludeGlobalState   bool           `json:"include_global_state"`
+	IncludeSystemIndices bool           `json:"include_system_indices"`
+	Partial              bool           `json:"partial"`
+	DryRun               bool           `json:"dry_run"`
 	errs                 problems
 }
 
-// NewRestoreConfig applies defaults, environment and event, in that order.
-func NewRestoreConfig(getenv func(string) string, ev RestoreEvent) RestoreConfig {
+// LoadRestoreConfig applies defaults, environment and event, in that order.
+func LoadRestoreConfig(getenv func(string) string, raw []byte) RestoreConfig {
 	c := RestoreConfig{Repository: "essnap", Snapshot: "latest"}
-	e := env{get: getenv, errs: &c.errs}
-	c.fromEnv(e)
-	e.str("ESSNAP_REPOSITORY", &c.Repository)
-	e.str("ESSNAP_RESTORE_RENAME_SUFFIX", &c.Rename.Suffix)
-	c.fromEvent(ev.domainFields)
-	set(&c.Repository, ev.Repository)
-	set(&c.Snapshot, ev.Snapshot)
-	c.Indices = ev.Indices
-	if ev.RenamePattern != nil || ev.RenameReplacement != nil || ev.RenamePrefix != nil || ev.RenameSuffix != nil {
-		c.Rename = snapshot.Rename{} // an event rename replaces the default entirely
+	var l config.Loaded
+	c.errs, l = load(&c, getenv, raw)
+	// A rename in the event replaces the environment's default suffix as a
+	// whole: an event pattern never combines with ESSNAP_RESTORE_RENAME_SUFFIX.
+	var fromEvent snapshot.Rename
+	for _, f := range []struct {
+		path string
+		dst  *string
+		val  string
+	}{
+		{"rename_pattern", &fromEvent.Pattern, c.Pattern}, {"rename_replacement", &fromEvent.Replacement, c.Replacement},
+		{"rename_prefix", &fromEvent.Prefix, c.Prefix}, {"rename_suffix", &fromEvent.Suffix, c.Suffix},
+	} {
+		if l.Event[f.path] {
+			*f.dst = f.val
+		}
 	}
-	set(&c.Rename.Pattern, ev.RenamePattern)
-	set(&c.Rename.Replacement, ev.RenameReplacement)
-	set(&c.Rename.Prefix, ev.RenamePrefix)
-	set(&c.Rename.Suffix, ev.RenameSuffix)
-	c.IndexSettings = ev.IndexSettings
-	c.IgnoreIndexSettings = ev.IgnoreIndexSettings
-	set(&c.IncludeAliases, ev.IncludeAliases)
-	set(&c.IncludeGlobalState, ev.IncludeGlobalState)
-	set(&c.IncludeSystemIndices, ev.IncludeSystemIndices)
-	set(&c.Partial, ev.Partial)
-	set(&c.DryRun, ev.DryRun)
+	if fromEvent != (snapshot.Rename{}) {
+		c.Rename = fromEvent
+	}
 	return c
 }
 
 // Validate reports every problem at once and compiles the rename.
 func (c RestoreConfig) Validate() (*snapshot.Renamer, error) {
 	p := append(problems(nil), c.errs...)
-	c.validate(&p)
+	c.Domain.validate(&p)
 	if err := snapshot.ValidateRepositoryName("repository", c.Repository); err != nil {
 		p.add("%v", err)
 	}
@@ -115,11 +99,7 @@ type Restore struct{ Deps }
 
 // Invoke plans, pre-flights and starts the restore (non-blocking).
 func (h Restore) Invoke(ctx context.Context, raw json.RawMessage) (snapshot.RestoreResult, error) {
-	var ev RestoreEvent
-	if err := decodeEvent(raw, &ev); err != nil {
-		return snapshot.RestoreResult{}, err
-	}
-	c := NewRestoreConfig(h.Getenv, ev)
+	c := LoadRestoreConfig(h.Getenv, raw)
 	rn, err := c.Validate()
 	if err != nil {
 		return snapshot.RestoreResult{}, err

@@ -12,31 +12,17 @@ import (
 	"github.com/essnap/essnap/pkg/snapshot"
 )
 
-// RetentionFields is the "retention" object of a take-snapshot event; each
-// field overrides the stack's ESSNAP_RETENTION_* value.
-type RetentionFields struct {
-	PolicyID    *string `json:"policy_id"`
-	Prefix      *string `json:"prefix"`
-	ExpireAfter *string `json:"expire_after"`
-	MinCount    *int    `json:"min_count"`
-	MaxCount    *int    `json:"max_count"`
-	KeepDaily   *int    `json:"keep_daily"`
-	KeepWeekly  *int    `json:"keep_weekly"`
-	KeepMonthly *int    `json:"keep_monthly"`
-	Timezone    *string `json:"timezone"`
-	BatchSize   *int    `json:"batch_size"`
-}
-
-// retentionConfig is the resolved policy plus how to apply it.
-type retentionConfig struct {
-	Policy      retention.Policy
-	expireAfter string
-	timezone    string
-	batchSize   int
+// RetentionConfig is the "retention" object of a take-snapshot event and
+// its ESSNAP_RETENTION_* variables: the policy (declared, with its field
+// names and parsers, in retention.Policy) plus how to apply it.
+type RetentionConfig struct {
+	retention.Policy
+	// BatchSize is how many snapshots one DELETE names.
+	BatchSize int `json:"batch_size" env:"BATCH_SIZE"`
 }
 
 // enabled reports whether any rule can delete: min_count alone cannot.
-func (r retentionConfig) enabled() bool {
+func (r RetentionConfig) enabled() bool {
 	p := r.Policy
 	return p.ExpireAfter > 0 || p.MaxCount > 0 || p.KeepDaily > 0 || p.KeepWeekly > 0 || p.KeepMonthly > 0
 }
@@ -51,54 +37,10 @@ func staticPrefix(tmpl string) string {
 	return strings.TrimSuffix(tmpl, ">")
 }
 
-func (r *retentionConfig) fromEnv(e env) {
-	e.str("ESSNAP_RETENTION_POLICY_ID", &r.Policy.PolicyID)
-	e.str("ESSNAP_RETENTION_PREFIX", &r.Policy.Prefix)
-	e.str("ESSNAP_RETENTION_EXPIRE_AFTER", &r.expireAfter)
-	e.integer("ESSNAP_RETENTION_MIN_COUNT", &r.Policy.MinCount)
-	e.integer("ESSNAP_RETENTION_MAX_COUNT", &r.Policy.MaxCount)
-	e.integer("ESSNAP_RETENTION_KEEP_DAILY", &r.Policy.KeepDaily)
-	e.integer("ESSNAP_RETENTION_KEEP_WEEKLY", &r.Policy.KeepWeekly)
-	e.integer("ESSNAP_RETENTION_KEEP_MONTHLY", &r.Policy.KeepMonthly)
-	e.str("ESSNAP_RETENTION_TIMEZONE", &r.timezone)
-	e.integer("ESSNAP_RETENTION_BATCH_SIZE", &r.batchSize)
-}
-
-func (r *retentionConfig) fromEvent(f *RetentionFields) {
-	if f == nil {
-		return
-	}
-	set(&r.Policy.PolicyID, f.PolicyID)
-	set(&r.Policy.Prefix, f.Prefix)
-	set(&r.expireAfter, f.ExpireAfter)
-	set(&r.Policy.MinCount, f.MinCount)
-	set(&r.Policy.MaxCount, f.MaxCount)
-	set(&r.Policy.KeepDaily, f.KeepDaily)
-	set(&r.Policy.KeepWeekly, f.KeepWeekly)
-	set(&r.Policy.KeepMonthly, f.KeepMonthly)
-	set(&r.timezone, f.Timezone)
-	set(&r.batchSize, f.BatchSize)
-}
-
-// validate parses ages and zones and checks the policy when it can delete.
-func (r *retentionConfig) validate(p *problems) {
-	r.Policy.ExpireAfter = 0
-	if r.expireAfter != "" {
-		d, err := retention.ParseAge(r.expireAfter)
-		if err != nil {
-			p.add("retention.expire_after: %v", err)
-		}
-		r.Policy.ExpireAfter = d
-	}
-	if r.timezone != "" {
-		loc, err := time.LoadLocation(r.timezone)
-		if err != nil {
-			p.add("retention.timezone %q is not an IANA zone such as Asia/Tokyo", r.timezone)
-		}
-		r.Policy.Location = loc
-	}
-	if r.batchSize < 1 || r.batchSize > 200 {
-		p.add("retention.batch_size %d must be between 1 and 200", r.batchSize)
+// validate checks the batch size, and the policy when it can delete.
+func (r RetentionConfig) validate(p *problems) {
+	if r.BatchSize < 1 || r.BatchSize > 200 {
+		p.add("retention.batch_size %d must be between 1 and 200", r.BatchSize)
 	}
 	if r.enabled() {
 		if err := r.Policy.Validate(); err != nil {
@@ -147,8 +89,8 @@ func newest(p retention.Policy, snaps []retention.Snapshot, states ...string) (r
 // applyRetention lists the repository once, refuses to delete while the
 // policy's newest snapshot is running or unhealthy, and deletes the plan in
 // batched multi-name requests: 1 list + ceil(deletions/batch) requests.
-func (h TakeSnapshot) applyRetention(ctx context.Context, ops Operations, repo string, rc retentionConfig, now time.Time, dryRun bool) (RetentionResult, error) {
-	res := RetentionResult{PolicyID: rc.Policy.PolicyID, DryRun: dryRun, Deleted: []RetentionDecision{}}
+func (h TakeSnapshot) applyRetention(ctx context.Context, ops Operations, repo string, rc RetentionConfig, now time.Time, dryRun bool) (RetentionResult, error) {
+	res := RetentionResult{PolicyID: rc.PolicyID, DryRun: dryRun, Deleted: []RetentionDecision{}}
 	snaps, err := ops.ListForRetention(ctx, repo)
 	res.Requests++
 	if err != nil {
@@ -185,7 +127,7 @@ func (h TakeSnapshot) applyRetention(ctx context.Context, ops Operations, repo s
 		return res, nil
 	}
 	done := 0
-	for _, batch := range retention.Batches(plan.DeleteNames(), rc.batchSize, retention.DefaultMaxPathBytes) {
+	for _, batch := range retention.Batches(plan.DeleteNames(), rc.BatchSize, retention.DefaultMaxPathBytes) {
 		res.Requests++
 		if err := ops.DeleteSnapshots(ctx, repo, batch); err != nil {
 			res.Deleted = res.Deleted[:done]
@@ -195,6 +137,6 @@ func (h TakeSnapshot) applyRetention(ctx context.Context, ops Operations, repo s
 		done += len(batch)
 	}
 	h.publish(repo, map[string]float64{"RetentionDeletions": float64(done)})
-	h.Log.InfoContext(ctx, "retention applied", "repository", repo, "policy_id", rc.Policy.PolicyID, "deleted", done, "kept", res.Kept, "ignored", res.Ignored, "requests", res.Requests)
+	h.Log.InfoContext(ctx, "retention applied", "repository", repo, "policy_id", rc.PolicyID, "deleted", done, "kept", res.Kept, "ignored", res.Ignored, "requests", res.Requests)
 	return res, nil
 }

@@ -7,86 +7,56 @@ import (
 	"maps"
 	"time"
 
+	"github.com/essnap/essnap/pkg/config"
 	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/retention"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
 
-// SnapshotEvent is take-snapshot's input. {} takes the nightly snapshot the
-// stack's environment describes; the schedule sends {"trigger":"schedule"}.
-type SnapshotEvent struct {
-	domainFields
-	Repository         *string        `json:"repository"`
-	Snapshot           *string        `json:"snapshot"`
-	Indices            []string       `json:"indices"`
-	IgnoreUnavailable  *bool          `json:"ignore_unavailable"`
-	IncludeGlobalState *bool          `json:"include_global_state"`
-	Partial            *bool          `json:"partial"`
-	WaitForCompletion  *bool          `json:"wait_for_completion"`
-	Trigger            *string        `json:"trigger"`
-	Execution          *string        `json:"execution"`
+// SnapshotConfig is take-snapshot's configuration; each field is declared
+// once (json: event field, env: ESSNAP_ variable). {} takes the nightly
+// snapshot the stack's environment describes; the schedule sends
+// {"trigger":"schedule"}.
+type SnapshotConfig struct {
+	Domain
+	Repository         string         `json:"repository" env:"REPOSITORY"`
+	NameTemplate       string         `json:"snapshot" env:"SNAPSHOT_NAME"`
+	Indices            []string       `json:"indices" env:"INDICES"`
+	IgnoreUnavailable  bool           `json:"ignore_unavailable"`
+	IncludeGlobalState bool           `json:"include_global_state"`
+	Partial            bool           `json:"partial"`
+	WaitForCompletion  bool           `json:"wait_for_completion"`
+	Trigger            string         `json:"trigger"`
+	Execution          string         `json:"execution"`
 	Metadata           map[string]any `json:"metadata"`
 	// Action is "snapshot" (default) or "retention" (apply retention only,
 	// for a schedule of its own after the nightly snapshot has finished).
-	Action    *string          `json:"action"`
-	Retention *RetentionFields `json:"retention"`
-	DryRun    *bool            `json:"dry_run"`
-}
-
-// SnapshotConfig is the resolved take-snapshot configuration.
-type SnapshotConfig struct {
-	domainConfig
-	Repository, NameTemplate, Trigger, Execution string
-	Indices                                      []string
-	IgnoreUnavailable, IncludeGlobalState        bool
-	Partial, WaitForCompletion                   bool
-	Metadata                                     map[string]any
-	Action                                       string
-	Retention                                    retentionConfig
-	DryRun                                       bool
-	errs                                         problems
+	Action    string          `json:"action"`
+	Retention RetentionConfig `json:"retention" envprefix:"RETENTION_"`
+	DryRun    bool            `json:"dry_run"`
+	errs      problems
 }
 
 // Triggers essnap records in snapshot metadata.
 var triggers = map[string]bool{"schedule": true, "console": true, "workflow": true, "api": true}
 
-// NewSnapshotConfig applies defaults, environment and event, in that order.
-func NewSnapshotConfig(getenv func(string) string, ev SnapshotEvent) SnapshotConfig {
+// LoadSnapshotConfig applies defaults, environment and event, in that order.
+func LoadSnapshotConfig(getenv func(string) string, raw []byte) SnapshotConfig {
 	c := SnapshotConfig{Repository: "essnap", NameTemplate: "nightly-{now/d}", Trigger: "console", IgnoreUnavailable: true, Action: "snapshot"}
-	c.Retention.Policy.PolicyID = "nightly"
-	c.Retention.batchSize = retention.DefaultMaxPerRequest
-	e := env{get: getenv, errs: &c.errs}
-	c.fromEnv(e)
-	e.str("ESSNAP_REPOSITORY", &c.Repository)
-	e.str("ESSNAP_SNAPSHOT_NAME", &c.NameTemplate)
-	e.list("ESSNAP_INDICES", &c.Indices)
-	c.Retention.fromEnv(e)
-	c.fromEvent(ev.domainFields)
-	set(&c.Repository, ev.Repository)
-	set(&c.NameTemplate, ev.Snapshot)
-	set(&c.Action, ev.Action)
-	set(&c.DryRun, ev.DryRun)
-	c.Retention.fromEvent(ev.Retention)
-	if c.Retention.Policy.Prefix == "" {
-		c.Retention.Policy.Prefix = staticPrefix(c.NameTemplate)
+	c.Retention.PolicyID = "nightly"
+	c.Retention.BatchSize = retention.DefaultMaxPerRequest
+	var l config.Loaded
+	c.errs, l = load(&c, getenv, raw)
+	if !l.Set["retention.prefix"] {
+		c.Retention.Prefix = staticPrefix(c.NameTemplate)
 	}
-	if ev.Indices != nil {
-		c.Indices = ev.Indices
-	}
-	set(&c.IgnoreUnavailable, ev.IgnoreUnavailable)
-	set(&c.IncludeGlobalState, ev.IncludeGlobalState)
-	set(&c.Partial, ev.Partial)
-	set(&c.WaitForCompletion, ev.WaitForCompletion)
-	set(&c.Trigger, ev.Trigger)
-	set(&c.Execution, ev.Execution)
-	c.Metadata = ev.Metadata
 	return c
 }
 
 // Validate reports every problem at once and resolves the snapshot name.
 func (c *SnapshotConfig) Validate(now func() (name string, err error)) (string, error) {
 	p := append(problems(nil), c.errs...)
-	c.validate(&p)
+	c.Domain.validate(&p)
 	if err := snapshot.ValidateRepositoryName("repository", c.Repository); err != nil {
 		p.add("%v", err)
 	}
@@ -107,7 +77,7 @@ func (c *SnapshotConfig) Validate(now func() (name string, err error)) (string, 
 			p.add("metadata key %q is reserved; essnap records the trigger, options and retention policy there", k)
 		}
 	}
-	c.Retention.validate(&p) // parses expire_after, which enabled() reads
+	c.Retention.validate(&p)
 	switch c.Action {
 	case "snapshot":
 	case "retention":
@@ -147,11 +117,7 @@ type SnapshotResult struct {
 
 // Invoke starts (or finds) the snapshot for this period.
 func (h TakeSnapshot) Invoke(ctx context.Context, raw json.RawMessage) (SnapshotResult, error) {
-	var ev SnapshotEvent
-	if err := decodeEvent(raw, &ev); err != nil {
-		return SnapshotResult{}, err
-	}
-	c := NewSnapshotConfig(h.Getenv, ev)
+	c := LoadSnapshotConfig(h.Getenv, raw)
 	now := h.Clock.Now()
 	name, err := c.Validate(func() (string, error) { return snapshot.ResolveName("snapshot", c.NameTemplate, now) })
 	if err != nil {
@@ -185,7 +151,7 @@ func (h TakeSnapshot) Invoke(ctx context.Context, raw json.RawMessage) (Snapshot
 		origin["indices"] = c.Indices
 	}
 	meta["essnap"] = origin
-	meta[retention.PolicyMetadataKey] = c.Retention.Policy.PolicyID
+	meta[retention.PolicyMetadataKey] = c.Retention.PolicyID
 	res, err := ops.CreateSnapshot(ctx, c.Repository, name, snapshot.CreateOptions{
 		Indices: c.Indices, IgnoreUnavailable: c.IgnoreUnavailable, IncludeGlobalState: c.IncludeGlobalState,
 		Partial: c.Partial, Metadata: meta, WaitForCompletion: c.WaitForCompletion,
@@ -220,7 +186,7 @@ func (h TakeSnapshot) Invoke(ctx context.Context, raw json.RawMessage) (Snapshot
 		}
 	default:
 		if c.Retention.enabled() {
-			out.Retention = &RetentionResult{PolicyID: c.Retention.Policy.PolicyID, Deleted: []RetentionDecision{},
+			out.Retention = &RetentionResult{PolicyID: c.Retention.PolicyID, Deleted: []RetentionDecision{},
 				Deferred: "the snapshot is " + out.State + "; retention runs only after a SUCCESS: invoke with {\"action\":\"retention\"} once it has finished"}
 		}
 	}

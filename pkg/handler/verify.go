@@ -12,16 +12,18 @@ import (
 	"github.com/essnap/essnap/pkg/snapshot"
 )
 
-// VerifyEvent is verify's input: both domains, the strategy, the index
-// mapping the pre-flight planned, and figures the workflow collected.
-type VerifyEvent struct {
-	Source     *domainFields           `json:"source"`
-	Target     *domainFields           `json:"target"`
-	Strategy   *string                 `json:"strategy"`
+// VerifyConfig is verify's configuration: both domains, the strategy, the
+// index mapping the pre-flight planned, and figures the workflow collected.
+type VerifyConfig struct {
+	Source     Domain                  `json:"source"`
+	Target     Domain                  `json:"target" envprefix:"TARGET_"`
+	Strategy   string                  `json:"strategy" env:"MIGRATION_STRATEGY"`
 	Indices    []snapshot.IndexMapping `json:"indices"`
-	Snapshot   *VerifySnapshot         `json:"snapshot"`
-	StartedAt  *string                 `json:"started_at"`
-	MaxIDCheck *int64                  `json:"max_id_check"`
+	Snapshot   VerifySnapshot          `json:"snapshot"`
+	StartedAt  string                  `json:"started_at"`
+	MaxIDCheck int64                   `json:"max_id_check"`
+	errs       problems
+	started    time.Time
 }
 
 // VerifySnapshot is the part of the snapshot's final progress the report uses.
@@ -32,45 +34,17 @@ type VerifySnapshot struct {
 	Bytes   int64  `json:"bytes"`
 }
 
-// VerifyConfig is the resolved verify configuration.
-type VerifyConfig struct {
-	Source, Target domainConfig
-	Strategy       string
-	Indices        []snapshot.IndexMapping
-	Snapshot       VerifySnapshot
-	StartedAt      time.Time
-	MaxIDCheck     int64
-	errs           problems
-}
-
-// NewVerifyConfig applies defaults, environment and event.
-func NewVerifyConfig(getenv func(string) string, ev VerifyEvent) VerifyConfig {
+// LoadVerifyConfig applies defaults, environment and event, in that order.
+func LoadVerifyConfig(getenv func(string) string, raw []byte) VerifyConfig {
 	c := VerifyConfig{Strategy: migrate.Push, MaxIDCheck: 1_000_000}
-	e := env{get: getenv, errs: &c.errs}
-	c.Source.fromEnv(e)
-	e.str("ESSNAP_TARGET_ENDPOINT", &c.Target.Endpoint)
-	e.str("ESSNAP_TARGET_REGION", &c.Target.Region)
-	e.boolean("ESSNAP_TARGET_UNSIGNED", &c.Target.Unsigned)
-	e.str("ESSNAP_MIGRATION_STRATEGY", &c.Strategy)
-	if ev.Source != nil {
-		c.Source.fromEvent(*ev.Source)
-	}
-	if ev.Target != nil {
-		c.Target.fromEvent(*ev.Target)
-	}
-	set(&c.Strategy, ev.Strategy)
-	c.Indices = ev.Indices
-	if ev.Snapshot != nil {
-		c.Snapshot = *ev.Snapshot
-	}
-	if ev.StartedAt != nil {
-		t, err := time.Parse(time.RFC3339, *ev.StartedAt)
+	c.errs, _ = load(&c, getenv, raw)
+	if c.StartedAt != "" {
+		t, err := time.Parse(time.RFC3339, c.StartedAt)
 		if err != nil {
-			c.errs.add("started_at %q is not an RFC 3339 time such as 2026-11-24T03:00:00Z", *ev.StartedAt)
+			c.errs.add("started_at %q is not an RFC 3339 time such as 2026-11-24T03:00:00Z", c.StartedAt)
 		}
-		c.StartedAt = t
+		c.started = t
 	}
-	set(&c.MaxIDCheck, ev.MaxIDCheck)
 	return c
 }
 
@@ -126,15 +100,11 @@ type Verify struct{ Deps }
 // Invoke compares every migrated index per migrate.Judge and returns the
 // report, or a VerificationError listing every index that differs.
 func (h Verify) Invoke(ctx context.Context, raw json.RawMessage) (Report, error) {
-	var ev VerifyEvent
-	if err := decodeEvent(raw, &ev); err != nil {
-		return Report{}, err
-	}
-	c := NewVerifyConfig(h.Getenv, ev)
+	c := LoadVerifyConfig(h.Getenv, raw)
 	if err := c.Validate(); err != nil {
 		return Report{}, err
 	}
-	src, tgt, err := h.bothDomains(ctx, c.Source.Domain, c.Target.Domain)
+	src, tgt, err := h.bothDomains(ctx, c.Source, c.Target)
 	if err != nil {
 		return Report{}, err
 	}
@@ -177,7 +147,7 @@ func (h Verify) Invoke(ctx context.Context, raw json.RawMessage) (Report, error)
 	rep.Totals.SnapshotBytes = c.Snapshot.Bytes
 	now := h.Clock.Now()
 	rep.VerifiedAt = now.UTC().Format(time.RFC3339)
-	rep.Durations = durations(c.StartedAt, c.Snapshot, now)
+	rep.Durations = durations(c.started, c.Snapshot, now)
 	if len(bad) > 0 {
 		return rep, h.fail(ctx, "verify", failure.Verification(fmt.Sprintf("verify (%s): %d of %d indices differ: %s", c.Strategy, len(bad), len(c.Indices), strings.Join(bad, "; "))))
 	}
@@ -186,7 +156,7 @@ func (h Verify) Invoke(ctx context.Context, raw json.RawMessage) (Report, error)
 }
 
 // missingIDs reads every source id, then strikes those the target has.
-func missingIDs(ctx context.Context, src, tgt MigrationOps, ic *migrate.IndexCounts) error {
+func missingIDs(ctx context.Context, src, tgt Operations, ic *migrate.IndexCounts) error {
 	want := make(map[string]struct{}, ic.SourceDocs)
 	if err := src.DocIDs(ctx, ic.Source, func(ids []string) error {
 		for _, id := range ids {

@@ -246,13 +246,13 @@ func (b *bucket) take(key int) bool {
 // alsoKept more SUCCESS candidates are kept regardless and count toward
 // max_count.
 func applySuccess(p Policy, snaps []Snapshot, now time.Time, succ []int32, alsoKept int, js []judged) {
-	loc := p.Location
+	loc := p.Timezone.Location
 	if loc == nil {
 		loc = time.UTC
 	}
 	selective := p.ExpireAfter > 0 || p.KeepDaily > 0 || p.KeepWeekly > 0 || p.KeepMonthly > 0
-	cutoff := now.Add(-p.ExpireAfter)
-	age := FormatAge(p.ExpireAfter)
+	cutoff := now.Add(-p.ExpireAfter.Duration())
+	age := p.ExpireAfter.String()
 	withinExpire := "within expire_after " + age
 	minCount := "within min_count " + strconv.Itoa(p.MinCount)
 	var dropped string

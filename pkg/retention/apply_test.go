@@ -64,7 +64,7 @@ func TestApplyRules(t *testing.T) {
 	}{
 		{
 			name:   "non-candidates are ignored, never deleted",
-			policy: with(func(p *Policy) { p.ExpireAfter = day }),
+			policy: with(func(p *Policy) { p.ExpireAfter = Age(day) }),
 			snaps: []Snapshot{
 				mk("essnap-new", StateSuccess, ago(time.Hour)),
 				mk("essnap-old", StateSuccess, ago(10*day)),
@@ -88,7 +88,7 @@ func TestApplyRules(t *testing.T) {
 		},
 		{
 			name:   "in progress is always kept",
-			policy: with(func(p *Policy) { p.ExpireAfter = day; p.MaxCount = 1 }),
+			policy: with(func(p *Policy) { p.ExpireAfter = Age(day); p.MaxCount = 1 }),
 			snaps: []Snapshot{
 				mk("essnap-running", StateInProgress, ago(5*day)),
 				mk("essnap-done", StateSuccess, ago(6*day)),
@@ -100,7 +100,7 @@ func TestApplyRules(t *testing.T) {
 		},
 		{
 			name:   "newest success survives expiry",
-			policy: with(func(p *Policy) { p.ExpireAfter = 7 * day }),
+			policy: with(func(p *Policy) { p.ExpireAfter = Age(7 * day) }),
 			snaps: []Snapshot{
 				mk("essnap-a", StateSuccess, ago(20*day)),
 				mk("essnap-b", StateSuccess, ago(30*day)),
@@ -112,7 +112,7 @@ func TestApplyRules(t *testing.T) {
 		},
 		{
 			name:   "pinned is kept whatever its state and age",
-			policy: with(func(p *Policy) { p.ExpireAfter = day; p.MaxCount = 1 }),
+			policy: with(func(p *Policy) { p.ExpireAfter = Age(day); p.MaxCount = 1 }),
 			snaps: []Snapshot{
 				mk("essnap-new", StateSuccess, ago(time.Hour)),
 				mk("essnap-pinned", StateSuccess, ago(90*day), pin),
@@ -128,7 +128,7 @@ func TestApplyRules(t *testing.T) {
 		},
 		{
 			name:   "custom pin key",
-			policy: with(func(p *Policy) { p.ExpireAfter = day; p.PinKey = "legal_hold" }),
+			policy: with(func(p *Policy) { p.ExpireAfter = Age(day); p.PinKey = "legal_hold" }),
 			snaps: []Snapshot{
 				mk("essnap-new", StateSuccess, ago(time.Hour)),
 				mk("essnap-hold", StateSuccess, ago(9*day), pinnedBy("legal_hold")),
@@ -142,7 +142,7 @@ func TestApplyRules(t *testing.T) {
 		},
 		{
 			name:   "failed and partial: deleted once a newer success exists, whatever their age",
-			policy: with(func(p *Policy) { p.ExpireAfter = 30 * day; p.MinCount = 5 }),
+			policy: with(func(p *Policy) { p.ExpireAfter = Age(30 * day); p.MinCount = 5 }),
 			snaps: []Snapshot{
 				mk("essnap-failed-newest", StateFailed, ago(time.Hour)),
 				mk("essnap-partial-newer", StatePartial, ago(2*time.Hour)),
@@ -160,7 +160,7 @@ func TestApplyRules(t *testing.T) {
 		},
 		{
 			name:   "failed kept while no success exists",
-			policy: with(func(p *Policy) { p.ExpireAfter = day }),
+			policy: with(func(p *Policy) { p.ExpireAfter = Age(day) }),
 			snaps: []Snapshot{
 				mk("essnap-f1", StateFailed, ago(10*day)),
 				mk("essnap-f2", StatePartial, ago(20*day)),
@@ -172,7 +172,7 @@ func TestApplyRules(t *testing.T) {
 		},
 		{
 			name:   "failed with the same start as the newest success is not superseded",
-			policy: with(func(p *Policy) { p.ExpireAfter = day }),
+			policy: with(func(p *Policy) { p.ExpireAfter = Age(day) }),
 			snaps: []Snapshot{
 				mk("essnap-ok", StateSuccess, ago(time.Hour)),
 				mk("essnap-tie", StateFailed, ago(time.Hour)),
@@ -184,7 +184,7 @@ func TestApplyRules(t *testing.T) {
 		},
 		{
 			name:   "failed and partial do not count toward min_count",
-			policy: with(func(p *Policy) { p.ExpireAfter = day; p.MinCount = 2 }),
+			policy: with(func(p *Policy) { p.ExpireAfter = Age(day); p.MinCount = 2 }),
 			snaps: []Snapshot{
 				mk("essnap-s1", StateSuccess, ago(5*day)),
 				mk("essnap-f", StateFailed, ago(6*day)),
@@ -202,7 +202,7 @@ func TestApplyRules(t *testing.T) {
 		},
 		{
 			name:   "expire_after boundary is inclusive",
-			policy: with(func(p *Policy) { p.ExpireAfter = 7 * day }),
+			policy: with(func(p *Policy) { p.ExpireAfter = Age(7 * day) }),
 			snaps: []Snapshot{
 				mk("essnap-new", StateSuccess, ago(time.Hour)),
 				mk("essnap-at-cutoff", StateSuccess, ago(7*day)),
@@ -216,7 +216,7 @@ func TestApplyRules(t *testing.T) {
 		},
 		{
 			name:   "keep rules win over expire_after",
-			policy: with(func(p *Policy) { p.ExpireAfter = day; p.KeepDaily = 3 }),
+			policy: with(func(p *Policy) { p.ExpireAfter = Age(day); p.KeepDaily = 3 }),
 			snaps: []Snapshot{
 				mk("essnap-d0", StateSuccess, ago(time.Hour)),
 				mk("essnap-d2-late", StateSuccess, ago(2*day)),
@@ -286,7 +286,7 @@ func TestApplyRules(t *testing.T) {
 		},
 		{
 			name:   "location decides where days begin",
-			policy: with(func(p *Policy) { p.KeepDaily = 2; p.Location = tokyo }),
+			policy: with(func(p *Policy) { p.KeepDaily = 2; p.Timezone = Zone{tokyo} }),
 			snaps: []Snapshot{
 				mk("essnap-utc-23", StateSuccess, time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)),   // Tokyo 11-23 10:00
 				mk("essnap-utc-22", StateSuccess, time.Date(2026, 11, 22, 16, 0, 0, 0, time.UTC)),  // Tokyo 11-23 01:00
@@ -300,7 +300,7 @@ func TestApplyRules(t *testing.T) {
 		},
 		{
 			name:   "min_count keeps expired snapshots",
-			policy: with(func(p *Policy) { p.ExpireAfter = day; p.MinCount = 3 }),
+			policy: with(func(p *Policy) { p.ExpireAfter = Age(day); p.MinCount = 3 }),
 			snaps: []Snapshot{
 				mk("essnap-1", StateSuccess, ago(10*day)),
 				mk("essnap-2", StateSuccess, ago(11*day)),
@@ -332,7 +332,7 @@ func TestApplyRules(t *testing.T) {
 		},
 		{
 			name:   "max_count overrides calendar and expire_after keeps",
-			policy: with(func(p *Policy) { p.ExpireAfter = 30 * day; p.KeepDaily = 5; p.MaxCount = 2 }),
+			policy: with(func(p *Policy) { p.ExpireAfter = Age(30 * day); p.KeepDaily = 5; p.MaxCount = 2 }),
 			snaps: []Snapshot{
 				mk("essnap-1", StateSuccess, ago(time.Hour)),
 				mk("essnap-2", StateSuccess, ago(day+time.Hour)),
@@ -366,7 +366,7 @@ func TestApplyRules(t *testing.T) {
 		},
 		{
 			name:   "snapshots retention cannot judge are kept and counted",
-			policy: with(func(p *Policy) { p.ExpireAfter = day; p.MaxCount = 1 }),
+			policy: with(func(p *Policy) { p.ExpireAfter = Age(day); p.MaxCount = 1 }),
 			snaps: []Snapshot{
 				mk("essnap-ok", StateSuccess, ago(time.Hour)),
 				mk("essnap-incompatible", StateIncompatible, ago(30*day)),
@@ -386,7 +386,7 @@ func TestApplyRules(t *testing.T) {
 		},
 		{
 			name:   "invalid policy deletes nothing",
-			policy: with(func(p *Policy) { p.ExpireAfter = day; p.MinCount = -1 }),
+			policy: with(func(p *Policy) { p.ExpireAfter = Age(day); p.MinCount = -1 }),
 			snaps: []Snapshot{
 				mk("essnap-1", StateSuccess, ago(90*day)),
 				mk("essnap-f", StateFailed, ago(91*day)),
@@ -409,7 +409,7 @@ func TestApplyRules(t *testing.T) {
 		},
 		{
 			name:   "empty listing",
-			policy: with(func(p *Policy) { p.ExpireAfter = day }),
+			policy: with(func(p *Policy) { p.ExpireAfter = Age(day) }),
 			want:   map[string]want{},
 		},
 	}
@@ -476,7 +476,7 @@ func TestPlanDeleteNames(t *testing.T) {
 // TestApplyReasonsAreIndependent guards the shared reason arena: appending to
 // one decision's reasons must not change another's.
 func TestApplyReasonsAreIndependent(t *testing.T) {
-	p := Policy{Prefix: "essnap-", PolicyID: "nightly", ExpireAfter: day}
+	p := Policy{Prefix: "essnap-", PolicyID: "nightly", ExpireAfter: Age(day)}
 	plan := Apply(p, []Snapshot{
 		mk("essnap-1", StateSuccess, ago(time.Hour)),
 		mk("essnap-2", StateSuccess, ago(2*day)),

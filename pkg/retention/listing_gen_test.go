@@ -128,7 +128,7 @@ func genUUID(r *rand.Rand) string {
 var benchPolicy = Policy{
 	Prefix:      "essnap-hourly-",
 	PolicyID:    "hourly",
-	ExpireAfter: 30 * day,
+	ExpireAfter: Age(30 * day),
 	MinCount:    24,
 	MaxCount:    2000,
 	KeepDaily:   60,

@@ -1,8 +1,6 @@
 package retention
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -19,30 +17,30 @@ type Policy struct {
 	// Prefix and PolicyID together identify the snapshots this policy took;
 	// both must match before anything can be deleted, so a second policy, a
 	// hand-made snapshot or an AWS cs-automated one is never touched.
-	Prefix   string `json:"prefix"`
-	PolicyID string `json:"policy_id"`
+	Prefix   string `json:"prefix" env:"PREFIX"`
+	PolicyID string `json:"policy_id" env:"POLICY_ID"`
 
 	// ExpireAfter deletes SUCCESS candidates that started longer ago, unless
 	// another rule keeps them. Written as "30d", "2w" or "720h" in JSON.
-	ExpireAfter time.Duration `json:"expire_after,omitempty"`
+	ExpireAfter Age `json:"expire_after,omitempty" env:"EXPIRE_AFTER"`
 	// MinCount keeps the newest MinCount SUCCESS candidates whatever their
 	// age, so a stalled schedule cannot expire the last good backups.
-	MinCount int `json:"min_count,omitempty"`
+	MinCount int `json:"min_count,omitempty" env:"MIN_COUNT"`
 	// MaxCount bounds the number of SUCCESS candidates (0 = no bound), which
 	// bounds repository size and listing time.
-	MaxCount int `json:"max_count,omitempty"`
+	MaxCount int `json:"max_count,omitempty" env:"MAX_COUNT"`
 
 	// KeepDaily, KeepWeekly and KeepMonthly keep the newest SUCCESS candidate
 	// of each of the last N days, ISO weeks and months that have one, for
 	// long-term coverage with few snapshots.
-	KeepDaily   int `json:"keep_daily,omitempty"`
-	KeepWeekly  int `json:"keep_weekly,omitempty"`
-	KeepMonthly int `json:"keep_monthly,omitempty"`
+	KeepDaily   int `json:"keep_daily,omitempty" env:"KEEP_DAILY"`
+	KeepWeekly  int `json:"keep_weekly,omitempty" env:"KEEP_WEEKLY"`
+	KeepMonthly int `json:"keep_monthly,omitempty" env:"KEEP_MONTHLY"`
 
-	// Location decides where calendar days begin (nil = UTC), so "daily"
-	// matches the operator's day. JSON: "timezone", an IANA name; the
-	// program must have time zone data (embed time/tzdata on Lambda).
-	Location *time.Location `json:"-"`
+	// Timezone decides where calendar days begin (zero = UTC), so "daily"
+	// matches the operator's day: an IANA name; the program must have time
+	// zone data (embed time/tzdata on Lambda).
+	Timezone Zone `json:"timezone,omitzero" env:"TIMEZONE"`
 
 	// PinKey names the metadata flag that protects a snapshot; empty means
 	// DefaultPinKey.
@@ -98,7 +96,7 @@ func (p Policy) Validate() error {
 		}
 	}
 	if p.ExpireAfter < 0 {
-		add("expire_after: must not be negative (got %s)", p.ExpireAfter)
+		add("expire_after: must not be negative (got %s)", p.ExpireAfter.Duration())
 	}
 	for _, c := range []struct {
 		field string
@@ -134,83 +132,62 @@ func (p Policy) pinKey() string {
 	return p.PinKey
 }
 
-// policyJSON is the wire form: expire_after as an age string, the location
-// as a time zone name.
-type policyJSON struct {
-	Prefix      string          `json:"prefix"`
-	PolicyID    string          `json:"policy_id"`
-	ExpireAfter json.RawMessage `json:"expire_after,omitempty"`
-	MinCount    int             `json:"min_count,omitempty"`
-	MaxCount    int             `json:"max_count,omitempty"`
-	KeepDaily   int             `json:"keep_daily,omitempty"`
-	KeepWeekly  int             `json:"keep_weekly,omitempty"`
-	KeepMonthly int             `json:"keep_monthly,omitempty"`
-	Timezone    string          `json:"timezone,omitempty"`
-	PinKey      string          `json:"pin_key,omitempty"`
-}
+// Age is a retention age as operators write it, "30d", "2w" or "720h"
+// (ParseAge), in events, environment and JSON alike; Go durations stop at
+// hours, and an age read as a bare number of nanoseconds would be a trap.
+type Age time.Duration
 
-// MarshalJSON writes expire_after as an age string ("30d") and Location as
-// "timezone", the same form operators write.
-func (p Policy) MarshalJSON() ([]byte, error) {
-	w := policyJSON{
-		Prefix:      p.Prefix,
-		PolicyID:    p.PolicyID,
-		MinCount:    p.MinCount,
-		MaxCount:    p.MaxCount,
-		KeepDaily:   p.KeepDaily,
-		KeepWeekly:  p.KeepWeekly,
-		KeepMonthly: p.KeepMonthly,
-		PinKey:      p.PinKey,
-	}
-	if p.ExpireAfter != 0 {
-		w.ExpireAfter = json.RawMessage(strconv.Quote(FormatAge(p.ExpireAfter)))
-	}
-	if p.Location != nil && p.Location != time.UTC {
-		w.Timezone = p.Location.String()
-	}
-	return json.Marshal(w)
-}
+// Duration is the age as a time.Duration.
+func (a Age) Duration() time.Duration { return time.Duration(a) }
 
-// UnmarshalJSON rejects unknown fields, because a misspelt "keep_dayly"
-// silently ignored would change what gets deleted. expire_after must be a
-// string accepted by ParseAge; timezone an IANA zone name.
-func (p *Policy) UnmarshalJSON(b []byte) error {
-	var w policyJSON
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&w); err != nil {
-		return fmt.Errorf("retention policy: %w", err)
+// String formats the age the way operators write it.
+func (a Age) String() string { return FormatAge(time.Duration(a)) }
+
+// UnmarshalText parses an age with ParseAge.
+func (a *Age) UnmarshalText(b []byte) error {
+	d, err := ParseAge(string(b))
+	if err != nil {
+		return err
 	}
-	out := Policy{
-		Prefix:      w.Prefix,
-		PolicyID:    w.PolicyID,
-		MinCount:    w.MinCount,
-		MaxCount:    w.MaxCount,
-		KeepDaily:   w.KeepDaily,
-		KeepWeekly:  w.KeepWeekly,
-		KeepMonthly: w.KeepMonthly,
-		PinKey:      w.PinKey,
-	}
-	if raw := bytes.TrimSpace(w.ExpireAfter); len(raw) > 0 && string(raw) != "null" {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return fmt.Errorf("retention policy: expire_after: want a string such as \"30d\", \"2w\" or \"720h\", got %s", raw)
-		}
-		d, err := ParseAge(s)
-		if err != nil {
-			return fmt.Errorf("retention policy: expire_after: %w", err)
-		}
-		out.ExpireAfter = d
-	}
-	if w.Timezone != "" {
-		loc, err := time.LoadLocation(w.Timezone)
-		if err != nil {
-			return fmt.Errorf("retention policy: timezone: %w", err)
-		}
-		out.Location = loc
-	}
-	*p = out
+	*a = Age(d)
 	return nil
+}
+
+// MarshalText writes the age as ParseAge reads it.
+func (a Age) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+
+// Zone is a time zone named the IANA way ("Asia/Tokyo"); the zero Zone is
+// UTC. It parses when the configuration is read, so a bad name is a
+// configuration problem, not a failure at the first calendar decision.
+type Zone struct{ *time.Location }
+
+// Loc is the zone's location, UTC for the zero Zone.
+func (z Zone) Loc() *time.Location {
+	if z.Location == nil {
+		return time.UTC
+	}
+	return z.Location
+}
+
+// IsZero reports an unset zone, so JSON output omits it.
+func (z Zone) IsZero() bool { return z.Location == nil }
+
+// UnmarshalText loads the named zone.
+func (z *Zone) UnmarshalText(b []byte) error {
+	loc, err := time.LoadLocation(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not an IANA time zone such as Asia/Tokyo", string(b))
+	}
+	z.Location = loc
+	return nil
+}
+
+// MarshalText writes the zone's name.
+func (z Zone) MarshalText() ([]byte, error) {
+	if z.Location == nil {
+		return nil, nil
+	}
+	return []byte(z.Location.String()), nil
 }
 
 const (

@@ -163,7 +163,7 @@ func checkPlan(t testing.TB, p Policy, snaps []Snapshot, now time.Time, plan Pla
 			}
 		case s.State == StateSuccess:
 			// Inside expire_after only max_count may delete.
-			if p.ExpireAfter > 0 && !s.Start.Before(now.Add(-p.ExpireAfter)) &&
+			if p.ExpireAfter > 0 && !s.Start.Before(now.Add(-p.ExpireAfter.Duration())) &&
 				(len(d.Reasons) == 0 || d.Reasons[0] != fmt.Sprintf("max_count %d exceeded", p.MaxCount)) {
 				t.Errorf("%s within expire_after deleted: %v", s.Name, d.Reasons)
 			}
@@ -232,7 +232,7 @@ func caseFromBytes(data []byte) (Policy, []Snapshot) {
 	p := Policy{
 		Prefix:      "essnap-",
 		PolicyID:    "p",
-		ExpireAfter: ages[int(b.next())%len(ages)],
+		ExpireAfter: Age(ages[int(b.next())%len(ages)]),
 		MinCount:    int(b.next() % 6),
 		MaxCount:    int(b.next() % 12),
 		KeepDaily:   int(b.next() % 5),
@@ -241,9 +241,9 @@ func caseFromBytes(data []byte) (Policy, []Snapshot) {
 	}
 	switch f := b.next(); f % 8 {
 	case 1:
-		p.Location = time.FixedZone("UTC-7", -7*3600)
+		p.Timezone = Zone{time.FixedZone("UTC-7", -7*3600)}
 	case 2:
-		p.Location = time.FixedZone("UTC+13", 13*3600)
+		p.Timezone = Zone{time.FixedZone("UTC+13", 13*3600)}
 	case 3:
 		p.PinKey = "keep"
 	case 4:

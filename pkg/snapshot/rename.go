@@ -14,7 +14,7 @@ type Rename struct {
 	Pattern     string `json:"rename_pattern,omitempty"`
 	Replacement string `json:"rename_replacement,omitempty"`
 	Prefix      string `json:"rename_prefix,omitempty"`
-	Suffix      string `json:"rename_suffix,omitempty"`
+	Suffix      string `json:"rename_suffix,omitempty" env:"RESTORE_RENAME_SUFFIX"`
 }
 
 // Renamer applies a validated Rename exactly as the engine will, so collisions

@@ -19,6 +19,7 @@ import (
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/handler"
 	"github.com/essnap/essnap/pkg/snapshot"
+	"github.com/essnap/essnap/pkg/wiring"
 )
 
 // engine is one running peer.
@@ -174,7 +175,7 @@ func (c fixedClock) Now() time.Time { return c.t }
 // deps wires handlers to a real engine, exactly as production does.
 func deps(e engine, env map[string]string, now time.Time) handler.Deps {
 	return handler.Deps{
-		Connect: handler.SignedConnector(nil),
+		Connect: wiring.SignedConnector(nil),
 		Clock:   fixedClock{now},
 		Log:     slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Getenv: func(k string) string {

@@ -1,7 +1,6 @@
 package template
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/essnap/essnap/pkg/config"
 	"github.com/essnap/essnap/pkg/handler"
 )
 
@@ -645,20 +645,13 @@ func TestTemplate(t *testing.T) {
 					"ConsoleTestEvent": fmt.Sprint(s.outputs["ConsoleTestEvent"].(map[string]any)["Value"]),
 				}
 				for name, raw := range events {
-					var ev handler.SnapshotEvent
-					dec := json.NewDecoder(bytes.NewReader([]byte(raw)))
-					dec.DisallowUnknownFields()
-					if err := dec.Decode(&ev); err != nil {
-						t.Errorf("%s: take-snapshot cannot decode %s %s: %v", s.scenario, name, raw, err)
-						continue
-					}
-					c := handler.NewSnapshotConfig(getenv, ev)
+					c := handler.LoadSnapshotConfig(getenv, []byte(raw))
 					if _, err := c.Validate(func() (string, error) { return "nightly-2026.11.24", nil }); err != nil {
 						t.Errorf("%s: take-snapshot rejects %s %s: %v", s.scenario, name, raw, err)
 					}
 				}
 				rvars := mapOf(mapOf(props(s, "RegisterRepoFunction")["Environment"])["Variables"])
-				rc := handler.NewRegisterConfig(func(k string) string { v, _ := rvars[k].(string); return v }, handler.RegisterEvent{})
+				rc := handler.LoadRegisterConfig(func(k string) string { v, _ := rvars[k].(string); return v }, []byte(`{}`))
 				if err := rc.Validate(); err != nil {
 					t.Errorf("%s: register-repo rejects {} with the stack's environment: %v", s.scenario, err)
 				}
@@ -1031,17 +1024,11 @@ func checkSchedule(t *testing.T, s *stack, id, action string) {
 			}
 		}
 	}
-	var ev handler.SnapshotEvent
-	dec := json.NewDecoder(strings.NewReader(fmt.Sprint(target["Input"])))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ev); err != nil {
-		t.Fatalf("%s Input is not a take-snapshot event: %v", id, err)
+	c := handler.SnapshotConfig{Action: "snapshot"}
+	if l := config.Load(&c, func(string) string { return "" }, []byte(fmt.Sprint(target["Input"]))); len(l.Problems) > 0 {
+		t.Fatalf("%s Input is not a take-snapshot event: %v", id, l.Problems)
 	}
-	got := "snapshot"
-	if ev.Action != nil {
-		got = *ev.Action
-	}
-	if got != action {
+	if got := c.Action; got != action {
 		t.Errorf("%s Input action = %s, want %s", id, got, action)
 	}
 }

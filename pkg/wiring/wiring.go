@@ -1,4 +1,4 @@
-package handler
+package wiring
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/essnap/essnap/pkg/esclient"
+	"github.com/essnap/essnap/pkg/handler"
 	"github.com/essnap/essnap/pkg/metrics"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
@@ -44,10 +45,10 @@ func LazyCredentials() aws.CredentialsProvider {
 
 // SignedConnector connects through esclient: SigV4 with creds unless the
 // domain is unsigned. Clients are reused per domain across warm invocations.
-func SignedConnector(creds aws.CredentialsProvider) Connector {
+func SignedConnector(creds aws.CredentialsProvider) handler.Connector {
 	var mu sync.Mutex
-	cache := map[Domain]Operations{}
-	return func(_ context.Context, d Domain) (Operations, error) {
+	cache := map[handler.Domain]handler.Operations{}
+	return func(_ context.Context, d handler.Domain) (handler.Operations, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if ops, ok := cache[d]; ok {
@@ -70,12 +71,12 @@ func namespace() string {
 	return "essnap"
 }
 
-// ProductionDeps is what every function's main wires: JSON logs to stdout,
+// Production is what every function's main wires: JSON logs to stdout,
 // the real clock, the environment, and signed clients.
-func ProductionDeps() Deps {
-	return Deps{
+func Production() handler.Deps {
+	return handler.Deps{
 		Connect: SignedConnector(LazyCredentials()),
-		Clock:   SystemClock{},
+		Clock:   handler.SystemClock{},
 		Log:     slog.New(slog.NewJSONHandler(os.Stdout, nil)),
 		Getenv:  os.Getenv,
 		Metrics: &metrics.EMF{W: os.Stdout, Namespace: namespace(), Now: time.Now},
