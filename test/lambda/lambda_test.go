@@ -284,7 +284,7 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 			}
 
 			for _, bad := range []struct{ fn, payload, want string }{
-				{"take-snapshot", `{"snapshto":"x"}`, "unknown field"},
+				{"take-snapshot", `{"snapshto":"x"}`, `field "snapshto" is unknown`},
 				{"take-snapshot", `{"snapshot":"Nightly {now/d}"}`, "lowercase"},
 				{"restore", `{"rename_pattern":"*","rename_replacement":"$1-restored"}`, "Dangling"},
 				{"register-repo", `{"repository":"cs-automated"}`, "cs-"},
