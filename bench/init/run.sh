@@ -10,8 +10,11 @@
 # LAMBDA_FLAGS for the host architecture (GOARCH=$(go env GOHOSTARCH): the
 # bootstraps run here; on an arm64 host they are the Lambda artifacts).
 #
-# Usage: bash bench/init/run.sh [harness flags, e.g. -n 50 -v]   (or: make bench-lambda)
-# Exit status 1 when a Go function misses the target.
+# Usage: bash bench/init/run.sh [harness flags, e.g. -n 50 -v -attempts 5]   (or: make bench-lambda)
+# Exit status 1 when a Go function misses the target or a subject has no
+# successful cold start. On a loaded machine, cold starts that fail (refused
+# connection, 502) are retried with a fresh emulator (-attempts, default 3);
+# those that fail every attempt are reported and left out, not fatal.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"

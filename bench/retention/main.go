@@ -149,12 +149,8 @@ func essnapPass(args []string) error {
 		Getenv:  func(k string) string { return env[k] },
 		Metrics: &metrics.EMF{W: os.Stderr, Namespace: "essnap", Now: time.Now},
 	}
-	// max_count far above the repository's size deletes nothing by itself;
-	// it is only there because SnapshotConfig.Validate checks that the
-	// retention action has a rule before it parses expire_after, so an
-	// expire_after-only retention action is refused (reported in
-	// docs/benchmarks.md).
-	rf := map[string]any{"expire_after": *expire, "max_count": 100000}
+	// expire_after is the only rule, as in Curator's action file.
+	rf := map[string]any{"expire_after": *expire}
 	if *batch > 0 {
 		rf["batch_size"] = *batch
 	}

@@ -75,7 +75,11 @@ func TestLoad(t *testing.T) {
 		{name: "unknown field lists the known ones", event: `{"nmae":"x"}`, want: []string{`field "nmae" is unknown; known fields: age, count, list, meta, name, ratio, region, target`}},
 		{name: "case differs", event: `{"Name":"x","TARGET":{}}`, want: []string{`field "Name" is unknown: field names are case-sensitive; did you mean "name"?`, `did you mean "target"?`}},
 		{name: "nested unknown", event: `{"target":{"endpont":"x"}}`, want: []string{`field "target.endpont" is unknown; known fields of "target": endpoint, unsigned`}},
-		{name: "unexported fields are not fields", event: `{"private":"x"}`, want: []string{`field "private" is unknown`}},
+		{name: "unexported fields are not fields", event: `{"private":"x"}`, want: []string{`field "private" is unknown`}, check: func(t *testing.T, s sample, _ Loaded) {
+			if s.private != "" {
+				t.Fatal("an unexported field was set")
+			}
+		}},
 		{name: "null is refused", event: `{"name":null,"target":null}`, want: []string{`field "name" is null`, `field "target" is null`}},
 		{name: "type errors name field and kinds", event: `{"count":"3","list":"a","target":[],"meta":1,"age":5}`,
 			want: []string{`field "count" must be a whole number, got JSON string`, `field "list" must be a list of strings, got JSON string`, `field "target" must be a JSON object {...}, got JSON array`, `field "meta" must be an object, got JSON number`, `field "age" must be a string, got JSON number`}},

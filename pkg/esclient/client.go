@@ -35,6 +35,11 @@ type Config struct {
 	RequestTimeout time.Duration
 	// DeadlineMargin is kept free before the context deadline (default 2s).
 	DeadlineMargin time.Duration
+	// FollowUpReserve is kept free, besides DeadlineMargin, by a long
+	// request (WithLongRequest) for the request that checks its outcome
+	// when its answer is lost (default 5s): a blocking snapshot create that
+	// runs into the deadline then still reports the snapshot IN_PROGRESS.
+	FollowUpReserve time.Duration
 	// MaxAttempts is the most attempts per request (default 4).
 	MaxAttempts int
 	// BaseBackoff and MaxBackoff shape exponential backoff (default 250ms, 8s).
@@ -58,23 +63,53 @@ type Client struct {
 }
 
 // ValidateEndpoint checks an endpoint URL and returns it parsed; the error
-// names the problem and the expected form.
+// names the problem and the expected form. Errors never echo credentials
+// the endpoint carries (RedactEndpoint).
 func ValidateEndpoint(raw string) (*url.URL, error) {
 	if strings.TrimSpace(raw) == "" {
 		return nil, errors.New("endpoint is empty; set it to the domain endpoint, e.g. https://search-logs-abc123.eu-west-1.es.amazonaws.com")
 	}
+	shown := RedactEndpoint(raw)
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("endpoint %q is not a URL; use https://HOST (the domain endpoint from the console, with https://)", raw)
+		return nil, fmt.Errorf("endpoint %q is not a URL; use https://HOST (the domain endpoint from the console, with https://)", shown)
 	}
 	if u.Path != "" && u.Path != "/" {
-		return nil, fmt.Errorf("endpoint %q has a path; use only scheme and host, e.g. https://%s", raw, u.Host)
+		return nil, fmt.Errorf("endpoint %q has a path; use only scheme and host, e.g. https://%s", shown, u.Host)
 	}
 	if u.User != nil {
-		return nil, fmt.Errorf("endpoint %q carries credentials; remove them: essnap signs with IAM", u.Redacted())
+		return nil, fmt.Errorf("endpoint %q carries credentials; remove them: essnap signs with IAM", shown)
 	}
 	u.Path = ""
 	return u, nil
+}
+
+// redactedUser stands in for the user information of a printed endpoint.
+const redactedUser = "xxxxx"
+
+// RedactEndpoint returns raw fit for messages and logs: user information
+// (user:password@) is replaced by xxxxx, whether or not the rest parses as
+// a URL, because an endpoint is echoed in errors that reach logs,
+// Step Functions histories and alarms.
+func RedactEndpoint(raw string) string {
+	s := strings.TrimSpace(raw)
+	if u, err := url.Parse(s); err == nil && u.User != nil && u.Host != "" {
+		u.User = url.User(redactedUser)
+		return u.String()
+	}
+	// Unparsable or without a host: cut the authority by hand.
+	start := 0
+	if i := strings.Index(s, "://"); i >= 0 {
+		start = i + 3
+	}
+	end := len(s)
+	if i := strings.IndexAny(s[start:], "/?#"); i >= 0 {
+		end = start + i
+	}
+	if at := strings.LastIndex(s[start:end], "@"); at >= 0 {
+		return s[:start] + redactedUser + s[start+at:]
+	}
+	return s
 }
 
 // New builds the decorated transport and the go-elasticsearch client.
@@ -94,6 +129,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.DeadlineMargin == 0 {
 		cfg.DeadlineMargin = 2 * time.Second
+	}
+	if cfg.FollowUpReserve == 0 {
+		cfg.FollowUpReserve = 5 * time.Second
 	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 4
@@ -124,8 +162,8 @@ func New(cfg Config) (*Client, error) {
 	}
 	rt = hygiene{next: rt}
 	rt = productHeader{next: rt}
-	rt = deadline{next: rt, timeout: cfg.RequestTimeout, margin: cfg.DeadlineMargin, now: cfg.Now}
-	rt = &retry{next: rt, maxAttempts: cfg.MaxAttempts, base: cfg.BaseBackoff, max: cfg.MaxBackoff, sleep: cfg.Sleep, jitter: fullJitter}
+	rt = deadline{next: rt, timeout: cfg.RequestTimeout, margin: cfg.DeadlineMargin, reserve: cfg.FollowUpReserve, now: cfg.Now}
+	rt = &retry{next: rt, maxAttempts: cfg.MaxAttempts, base: cfg.BaseBackoff, max: cfg.MaxBackoff, sleep: cfg.Sleep, jitter: fullJitter, now: cfg.Now}
 
 	// The client is assembled from its parts rather than with
 	// elasticsearch.NewClient, which also calls esapi.New: that one call links

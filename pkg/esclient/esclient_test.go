@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -429,4 +431,152 @@ func TestValidateEndpoint(t *testing.T) {
 		t.Error("signed client without credentials accepted")
 	}
 	var _ aws.CredentialsProvider = testCreds
+}
+
+// A long request (wait_for_completion) leaves FollowUpReserve free besides
+// the margin, so the state check after a lost answer still has time; a
+// deadline too short for both is split between them.
+func TestLongRequestLeavesFollowUpReserve(t *testing.T) {
+	// The attempt's context is built on the wall clock, so the injected
+	// clock starts there.
+	start := time.Now()
+	now := func() time.Time { return start }
+	var got time.Duration
+	d := deadline{timeout: 30 * time.Second, margin: 2 * time.Second, reserve: 5 * time.Second, now: now,
+		next: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			dl, _ := r.Context().Deadline()
+			got = dl.Sub(start)
+			return &http.Response{StatusCode: 200, Body: http.NoBody}, nil
+		})}
+	cases := []struct {
+		name string
+		left time.Duration
+		long bool
+		want time.Duration
+	}{
+		{"long: deadline less margin and reserve", 300 * time.Second, true, 293 * time.Second},
+		{"long: too short for both, split", 10 * time.Second, true, 4 * time.Second},
+		{"short request: the request timeout", 300 * time.Second, false, 30 * time.Second},
+		{"short request near the deadline: no reserve", 10 * time.Second, false, 8 * time.Second},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithDeadline(context.Background(), start.Add(c.left))
+			defer cancel()
+			if c.long {
+				ctx = WithLongRequest(ctx)
+			}
+			req, _ := http.NewRequestWithContext(ctx, "PUT", "http://x/_snapshot/r/s", nil)
+			res, err := d.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			// The attempt context is built on the real clock; allow its drift.
+			if got < c.want-time.Second || got > c.want+time.Second {
+				t.Fatalf("attempt may run %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+// The retry decorator judges "time left for another attempt" on the
+// injected clock, as the deadline decorator does, not on the wall clock.
+func TestRetryReadsInjectedClock(t *testing.T) {
+	dl := time.Now().Add(time.Hour)
+	attempts := 0
+	r := &retry{maxAttempts: 4, base: time.Second, max: time.Second,
+		sleep:  func(context.Context, time.Duration) error { return nil },
+		jitter: func(d time.Duration) time.Duration { return d },
+		now:    func() time.Time { return dl.Add(-2 * time.Second) }, // 2 s left on the function's clock
+		next: roundTripFunc(func(*http.Request) (*http.Response, error) {
+			attempts++
+			h := http.Header{}
+			h.Set("Retry-After", "5")
+			return &http.Response{StatusCode: 503, Header: h, Body: http.NoBody}, nil
+		})}
+	ctx, cancel := context.WithDeadline(context.Background(), dl)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://x/_snapshot/r/s", nil)
+	_, err := r.RoundTrip(req)
+	if attempts != 1 || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("attempts %d, err %v: a 5 s wait with 2 s left must end the retries", attempts, err)
+	}
+}
+
+// The one table (repeatOn and the network-error rules) decides for every
+// status and failure kind; a status not in it is never repeated.
+func TestRepeatTable(t *testing.T) {
+	r := &retry{}
+	dial := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	reset := &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+	cases := []struct {
+		name, method string
+		err          error
+		want         bool
+	}{
+		{"PUT never connected", "PUT", dial, true},
+		{"PUT connection reset", "PUT", reset, false},
+		{"GET connection reset", "GET", reset, true},
+		{"PUT attempt timeout", "PUT", context.DeadlineExceeded, false},
+		{"GET attempt timeout", "GET", context.DeadlineExceeded, true},
+		{"canceled", "GET", context.Canceled, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, _ := http.NewRequest(c.method, "http://x/y", nil)
+			if got, _ := r.decide(req, nil, c.err); got != c.want {
+				t.Fatalf("retry = %v", got)
+			}
+		})
+	}
+	for status := 100; status < 600; status++ {
+		req, _ := http.NewRequest("GET", "http://x/y", nil)
+		res := &http.Response{StatusCode: status, Header: http.Header{}, Body: http.NoBody}
+		got, _ := r.decide(req, res, nil)
+		if _, listed := repeatOn[status]; got != listed {
+			t.Errorf("GET %d: retry = %v, listed in repeatOn = %v", status, got, listed)
+		}
+	}
+}
+
+// Endpoints with user information never reach a message with it.
+func TestValidateEndpointRedactsCredentials(t *testing.T) {
+	for _, raw := range []string{
+		"https://alice:s3cr3t@search-x.eu-west-1.es.amazonaws.com",
+		"https://alice:s3cr3t@search-x.eu-west-1.es.amazonaws.com/prefix",
+		"ftp://alice:s3cr3t@search-x.eu-west-1.es.amazonaws.com",
+		"https://alice:s3cr3t@search-x.eu-west-1.es.amazonaws.com/%zz",
+		"alice:s3cr3t@search-x.eu-west-1.es.amazonaws.com",
+		" https://alice:s3cr3t@h:9200 ",
+	} {
+		_, err := ValidateEndpoint(raw)
+		if err == nil {
+			t.Fatalf("%q accepted", raw)
+		}
+		if strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "alice") {
+			t.Errorf("%q: message shows the credentials: %v", raw, err)
+		}
+		if _, err := New(Config{Endpoint: raw, Unsigned: true}); err == nil || strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("%q: New: %v", raw, err)
+		}
+	}
+}
+
+func TestRedactEndpoint(t *testing.T) {
+	cases := map[string]string{
+		"https://alice:s3cr3t@h.example.com":          "https://xxxxx@h.example.com",
+		"https://alice@h.example.com/x?y=1":           "https://xxxxx@h.example.com/x?y=1",
+		"https://alice:s3cr3t@h.example.com/%zz":      "https://xxxxx@h.example.com/%zz",
+		"alice:s3cr3t@h.example.com/p":                "xxxxx@h.example.com/p",
+		"https://a:b@c@h.example.com":                 "https://xxxxx@h.example.com",
+		"https://h.example.com/path@x":                "https://h.example.com/path@x",
+		"https://search-x.eu-west-1.es.amazonaws.com": "https://search-x.eu-west-1.es.amazonaws.com",
+		"": "",
+	}
+	for in, want := range cases {
+		if got := RedactEndpoint(in); got != want {
+			t.Errorf("RedactEndpoint(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

@@ -134,23 +134,31 @@ func (p productHeader) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // deadline bounds each attempt by the request timeout and by the caller's
 // deadline (the Lambda deadline) less a margin, so the function can still
-// report what happened before Lambda kills it.
+// report what happened before Lambda kills it. A long request
+// (WithLongRequest) is bounded by the deadline only, and leaves reserve
+// free besides the margin, so that the caller's follow-up request, which
+// checks what the long one did after its answer was lost, still has time.
 type deadline struct {
 	next    http.RoundTripper
 	timeout time.Duration
 	margin  time.Duration
+	reserve time.Duration
 	now     func() time.Time
 }
 
 func (d deadline) RoundTrip(req *http.Request) (*http.Response, error) {
 	limit := d.timeout
-	if long, _ := req.Context().Value(longKey{}).(bool); long {
+	long, _ := req.Context().Value(longKey{}).(bool)
+	if long {
 		limit = 0 // bounded by the caller's deadline only
 	}
 	if dl, ok := req.Context().Deadline(); ok {
 		left := dl.Sub(d.now()) - d.margin
 		if left <= 0 {
 			return nil, fmt.Errorf("%s %s: %w: no time left before the function deadline", req.Method, req.URL.Path, context.DeadlineExceeded)
+		}
+		if long {
+			left = leaveReserve(left, d.reserve)
 		}
 		if limit <= 0 || left < limit {
 			limit = left
@@ -169,6 +177,16 @@ func (d deadline) RoundTrip(req *http.Request) (*http.Response, error) {
 	return res, nil
 }
 
+// leaveReserve is the part of left a long request may use: all but reserve,
+// or half when left is too short for both (the request and its follow-up
+// then split what remains).
+func leaveReserve(left, reserve time.Duration) time.Duration {
+	if left > 2*reserve {
+		return left - reserve
+	}
+	return left / 2
+}
+
 // cancelOnClose releases an attempt's timer only once its body is consumed.
 type cancelOnClose struct {
 	io.ReadCloser
@@ -185,7 +203,8 @@ type longKey struct{}
 
 // WithLongRequest lifts the per-attempt RequestTimeout for a request that
 // legitimately runs long (a snapshot with wait_for_completion=true); the
-// caller's deadline less the margin still bounds it.
+// caller's deadline less the margin and less Config.FollowUpReserve still
+// bounds it, so a request that checks its outcome can follow.
 func WithLongRequest(ctx context.Context) context.Context {
 	return context.WithValue(ctx, longKey{}, true)
 }
@@ -206,20 +225,73 @@ func idempotent(req *http.Request) bool {
 	return v
 }
 
-// retry repeats a request only when repeating cannot run it twice:
-//   - idempotent requests on network errors and 429/502/503/504;
-//   - any request on 429, and on a 503 whose body is an engine error (the
-//     engine answered and refused, so nothing ran);
-//   - any request whose connection was never established.
+// repeat says which requests the transport may send again after a failed
+// attempt, by what the failure proves about whether the request ran. The
+// zero value (a status not in repeatOn) never repeats.
+type repeat int
+
+const (
+	// repeatIdempotent: the request may have run and its answer was lost, so
+	// only a request that is safe to run twice is sent again (GET, HEAD, or
+	// marked WithIdempotent).
+	repeatIdempotent repeat = iota + 1
+	// repeatIdempotentOrRefused: as repeatIdempotent, and any request whose
+	// answer is an engine error body: the engine answered and refused, so
+	// nothing ran.
+	repeatIdempotentOrRefused
+	// repeatAlways: nothing ran (throttled before running, never connected).
+	repeatAlways
+)
+
+// repeatOn is the transport's one table of which HTTP statuses it repeats
+// within one invocation, with backoff and within the deadline; any status
+// not listed is never repeated. After a 502/504 a snapshot create or a
+// restore is returned to the caller, which checks the resulting state
+// instead of sending it again.
 //
-// A 502/504 or a timeout on snapshot create or restore is returned to the
-// caller, which checks the resulting state instead of sending it again.
+// It is the inner of two retry layers: what the transport gives up on
+// reaches the caller, pkg/failure classifies it, and pkg/failure's one
+// declaration (Transient: ConcurrentSnapshotError, EngineUnavailableError)
+// says which types Step Functions retries as whole invocations.
+var repeatOn = map[int]repeat{
+	http.StatusTooManyRequests:    repeatAlways,
+	http.StatusServiceUnavailable: repeatIdempotentOrRefused,
+	http.StatusBadGateway:         repeatIdempotent,
+	http.StatusGatewayTimeout:     repeatIdempotent,
+}
+
+// The same rule for attempts that got no answer at all: a failed dial sent
+// nothing; any other network error or attempt timeout may have lost the
+// answer of a request that ran.
+const (
+	repeatOnDialError    = repeatAlways
+	repeatOnNetworkError = repeatIdempotent
+)
+
+// allows applies the rule to one request and, for
+// repeatIdempotentOrRefused, to its answer.
+func (r repeat) allows(req *http.Request, res *http.Response) bool {
+	switch r {
+	case repeatAlways:
+		return true
+	case repeatIdempotent:
+		return idempotent(req)
+	case repeatIdempotentOrRefused:
+		return idempotent(req) || (res != nil && engineRefused(res))
+	}
+	return false
+}
+
+// retry repeats failed attempts as repeatOn, repeatOnDialError and
+// repeatOnNetworkError allow, at most maxAttempts times, never past the
+// caller's deadline (read on the injected clock).
 type retry struct {
 	next        http.RoundTripper
 	maxAttempts int
 	base, max   time.Duration
 	sleep       func(context.Context, time.Duration) error
 	jitter      func(time.Duration) time.Duration
+	now         func() time.Time
 }
 
 func (t *retry) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -240,7 +312,7 @@ func (t *retry) RoundTrip(req *http.Request) (*http.Response, error) {
 		if wait <= 0 {
 			wait = t.backoff(attempt)
 		}
-		if dl, ok := req.Context().Deadline(); ok && time.Until(dl) < wait {
+		if dl, ok := req.Context().Deadline(); ok && dl.Sub(t.now()) < wait {
 			// No time for another attempt: report this one as it is.
 			if err != nil {
 				return nil, err
@@ -272,23 +344,15 @@ func (t *retry) decide(req *http.Request, res *http.Response, err error) (bool, 
 		}
 		var op *net.OpError
 		if errors.As(err, &op) && op.Op == "dial" {
-			return true, 0 // never connected: nothing was sent
+			return repeatOnDialError.allows(req, nil), 0
 		}
-		return idempotent(req), 0
+		return repeatOnNetworkError.allows(req, nil), 0
 	}
-	wait := retryAfter(res.Header.Get("Retry-After"))
-	switch res.StatusCode {
-	case http.StatusTooManyRequests:
-		return true, wait
-	case http.StatusServiceUnavailable:
-		if idempotent(req) {
-			return true, wait
-		}
-		return engineRefused(res), wait
-	case http.StatusBadGateway, http.StatusGatewayTimeout:
-		return idempotent(req), wait
+	rule, ok := repeatOn[res.StatusCode]
+	if !ok {
+		return false, 0
 	}
-	return false, 0
+	return rule.allows(req, res), retryAfter(res.Header.Get("Retry-After"))
 }
 
 // engineRefused peeks at a 503 body and keeps it readable for the caller.

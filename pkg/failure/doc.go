@@ -14,4 +14,9 @@
 //	EngineError             any other engine refusal
 //	InsufficientStorageError a migration target lacks disk for the restore
 //	VerificationError       a migration's restored indices differ from the source
+//
+// Which of them Step Functions retries is declared once, in retry.go
+// (Transient: ConcurrentSnapshotError, EngineUnavailableError; every other
+// type is Final); the state machine's Retry and Catch blocks are checked
+// against that declaration by this package's tests.
 package failure

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"syscall"
 
@@ -143,7 +144,8 @@ func Classify(err error) error {
 		strings.Contains(ae.Reason, "is already running") || (ae.Status == http.StatusServiceUnavailable && strings.Contains(ae.Reason, "delet")):
 		return &ConcurrentSnapshotError{d}
 	case strings.Contains(ae.Reason, "an open index with same name already exists") || strings.Contains(ae.Reason, "are renamed into the same index") ||
-		strings.Contains(ae.Reason, "alias") && strings.Contains(ae.Type, "restore"):
+		strings.Contains(ae.Reason, "alias") && strings.Contains(ae.Type, "restore") ||
+		strings.Contains(ae.Reason+" "+ae.CausedBy, "already exists as alias"):
 		return &IndexConflictError{d}
 	case strings.Contains(ae.Reason, "which is higher than the version of this node") || strings.Contains(ae.Reason, "cannot restore index") && strings.Contains(ae.Reason, "version"):
 		return &VersionMismatchError{d}
@@ -157,13 +159,11 @@ func Classify(err error) error {
 
 // IsTyped reports whether err already is one of this package's types.
 func IsTyped(err error) bool {
-	switch err.(type) {
-	case *ValidationError, *AccessDeniedError, *RepositoryMissingError, *SnapshotMissingError,
-		*ConcurrentSnapshotError, *IndexConflictError, *SnapshotFailedError, *VersionMismatchError,
-		*EngineUnavailableError, *EngineError, *InsufficientStorageError, *VerificationError:
-		return true
+	if err == nil {
+		return false
 	}
-	return false
+	_, ok := dispositions[reflect.TypeOf(err)]
+	return ok
 }
 
 // findTyped returns the first typed error in err's chain, so wrapping a
@@ -177,11 +177,10 @@ func findTyped(err error) error {
 	return nil
 }
 
-// Retryable reports whether Step Functions should retry this error.
+// Retryable reports whether Step Functions retries err once it is
+// classified: it reads the one declaration (retry.go), as the state
+// machine's Retry blocks must.
 func Retryable(err error) bool {
-	switch Classify(err).(type) {
-	case *ConcurrentSnapshotError, *EngineUnavailableError:
-		return true
-	}
-	return false
+	d, _ := DispositionOf(TypeName(Classify(err)))
+	return d == Transient
 }

@@ -74,6 +74,7 @@ const (
 	bodyTooMany    = `{"error":{"root_cause":[{"type":"es_rejected_execution_exception","reason":"rejected execution of coordinating operation"}],"type":"es_rejected_execution_exception","reason":"rejected execution of coordinating operation"},"status":429}`
 	bodyBadName    = `{"error":{"root_cause":[{"type":"invalid_snapshot_name_exception","reason":"[r:Nightly] Invalid snapshot name [Nightly], must be lowercase"}],"type":"invalid_snapshot_name_exception","reason":"[r:Nightly] Invalid snapshot name [Nightly], must be lowercase"},"status":400}`
 	bodyVerify     = `{"error":{"root_cause":[{"type":"repository_verification_exception","reason":"[r] path  is not accessible on master node"}],"type":"repository_verification_exception","reason":"[r] path  is not accessible on master node"},"status":500}`
+	bodyAliasName  = `{"error":{"root_cause":[{"type":"invalid_index_name_exception","reason":"Invalid index name [logs-restored], already exists as alias","index_uuid":"_na_","index":"logs-restored"}],"type":"invalid_index_name_exception","reason":"Invalid index name [logs-restored], already exists as alias","index_uuid":"_na_","index":"logs-restored"},"status":400}`
 	bodyNoIndex    = `{"error":{"root_cause":[{"type":"index_not_found_exception","reason":"no such index [x]"}],"type":"index_not_found_exception","reason":"no such index [x]","index":"x"},"status":404}`
 )
 
@@ -102,6 +103,7 @@ func TestClassifyAPIErrors(t *testing.T) {
 		{"index being snapshotted", apiErr("DELETE", "/logs", 400, bodyInProgress), "ConcurrentSnapshotError", 400, "snapshot_in_progress_exception", "being snapshotted"},
 		{"open index with same name", apiErr("POST", "/_snapshot/r/s/_restore", 500, bodyOpenIndex), "IndexConflictError", 500, "snapshot_restore_exception", "an open index with same name already exists"},
 		{"renamed into the same index", apiErr("POST", "/_snapshot/r/s/_restore", 500, bodySameIndex), "IndexConflictError", 500, "snapshot_restore_exception", "renamed into the same index [x]"},
+		{"restore onto an alias's name", apiErr("POST", "/_snapshot/r/s/_restore", 400, bodyAliasName), "IndexConflictError", 400, "invalid_index_name_exception", "already exists as alias"},
 		{"newer snapshot version", apiErr("POST", "/_snapshot/r/s/_restore", 500, bodyVersion), "VersionMismatchError", 500, "snapshot_restore_exception", "[7.10.2] which is higher"},
 		{"504 HTML body", apiErr("PUT", "/_snapshot/r/s", 504, bodyGateway), "EngineUnavailableError", 504, "", "Gateway Time-out"},
 		{"502 empty body", apiErr("PUT", "/_snapshot/r/s", 502, ``), "EngineUnavailableError", 502, "", "Bad Gateway"},

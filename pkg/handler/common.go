@@ -51,6 +51,8 @@ type Operations interface {
 	Count(ctx context.Context, index string) (int64, error)
 	DocIDs(ctx context.Context, index string, visit func(ids []string) error) error
 	CreatedVersions(ctx context.Context, names []string) (map[string]int64, error)
+	// TakenNames are the index and alias names a restore must not create.
+	TakenNames(ctx context.Context) (taken map[string]string, aliases map[string][]string, err error)
 }
 
 // Connector opens Operations on a domain. Production builds a signed client.

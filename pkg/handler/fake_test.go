@@ -66,6 +66,14 @@ func (f *fakeOps) Count(context.Context, string) (int64, error)      { return 0,
 func (f *fakeOps) DocIDs(context.Context, string, func([]string) error) error {
 	return nil
 }
+func (f *fakeOps) TakenNames(ctx context.Context) (map[string]string, map[string][]string, error) {
+	ix, err := f.Indices(ctx, "*")
+	taken := map[string]string{}
+	for n, s := range ix {
+		taken[n] = s.Status
+	}
+	return taken, map[string][]string{}, err
+}
 func (f *fakeOps) CreatedVersions(_ context.Context, names []string) (map[string]int64, error) {
 	out := map[string]int64{}
 	for _, n := range names {

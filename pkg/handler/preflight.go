@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/migrate"
 	"github.com/essnap/essnap/pkg/snapshot"
@@ -80,7 +81,7 @@ func validateDomains(p *problems, src, tgt Domain) {
 		p.add("target: %s", strings.Replace(s, `"endpoint" or ESSNAP_ENDPOINT`, `"target.endpoint" or ESSNAP_TARGET_ENDPOINT`, 1))
 	}
 	if src.Endpoint != "" && strings.TrimRight(src.Endpoint, "/") == strings.TrimRight(tgt.Endpoint, "/") {
-		p.add("source and target are the same domain (%s); a migration needs two domains", src.Endpoint)
+		p.add("source and target are the same domain (%s); a migration needs two domains", esclient.RedactEndpoint(src.Endpoint))
 	}
 }
 
@@ -153,13 +154,10 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	tgtIdx, err := tgt.Indices(ctx, "*")
+	// Aliases take names too: a restore onto an alias's name is refused.
+	existing, _, err := tgt.TakenNames(ctx)
 	if err != nil {
 		return res, h.fail(ctx, "preflight", fmt.Errorf("target: %w", err))
-	}
-	existing := make(map[string]string, len(tgtIdx))
-	for n, s := range tgtIdx {
-		existing[n] = s.Status
 	}
 	var rn *snapshot.Renamer
 	if c.Strategy == migrate.Push {

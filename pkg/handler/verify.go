@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -155,7 +156,11 @@ func (h Verify) Invoke(ctx context.Context, raw json.RawMessage) (Report, error)
 	return rep, nil
 }
 
-// missingIDs reads every source id, then strikes those the target has.
+// missingIDs reads every source id, then strikes those the target has,
+// and counts the target's ids that appear more than once: op_type create
+// only checks the shard a document's routing points to, so a poller replay
+// that omits a document's custom routing writes a second copy of the same
+// _id into another shard (seen on Elasticsearch 7.10 -> OpenSearch 2.19).
 func missingIDs(ctx context.Context, src, tgt Operations, ic *migrate.IndexCounts) error {
 	want := make(map[string]struct{}, ic.SourceDocs)
 	if err := src.DocIDs(ctx, ic.Source, func(ids []string) error {
@@ -166,9 +171,18 @@ func missingIDs(ctx context.Context, src, tgt Operations, ic *migrate.IndexCount
 	}); err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
+	seen := make(map[string]struct{}, ic.TargetDocs)
 	if err := tgt.DocIDs(ctx, ic.Target, func(ids []string) error {
 		for _, id := range ids {
 			delete(want, id)
+			if _, dup := seen[id]; dup {
+				ic.DuplicateIDs++
+				if len(ic.Duplicates) < 5 {
+					ic.Duplicates = append(ic.Duplicates, id)
+				}
+				continue
+			}
+			seen[id] = struct{}{}
 		}
 		return nil
 	}); err != nil {
@@ -181,6 +195,7 @@ func missingIDs(ctx context.Context, src, tgt Operations, ic *migrate.IndexCount
 		}
 		ic.Missing = append(ic.Missing, id)
 	}
+	sort.Strings(ic.Missing)
 	return nil
 }
 
@@ -203,7 +218,7 @@ func durations(started time.Time, s VerifySnapshot, now time.Time) map[string]fl
 // compared states the comparison in the report itself.
 func compared(strategy string) string {
 	if strategy == migrate.Pull {
-		return "pull: per index, target count >= source count, every source _id present on the target (indices up to max_id_check documents), target not red"
+		return "pull: per index, target count >= source count, every source _id present on the target exactly once (indices up to max_id_check documents), target not red"
 	}
 	return "push: per index, restored copy count == source count (the source takes no writes after the switch), restored copy not red"
 }

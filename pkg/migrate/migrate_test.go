@@ -256,6 +256,9 @@ func TestJudge(t *testing.T) {
 		{"pull ids missing despite counts", Pull, with(func(c *IndexCounts) {
 			c.SourceDocs, c.TargetDocs, c.IDsChecked, c.MissingIDs, c.Missing = 100, 120, true, 2, []string{"a", "b"}
 		}), false, "2 documents of source index logs are missing", ""},
+		{"pull duplicate ids from a replay without routing", Pull, with(func(c *IndexCounts) {
+			c.SourceDocs, c.TargetDocs, c.IDsChecked, c.DuplicateIDs, c.Duplicates = 100, 101, true, 1, []string{"d7"}
+		}), false, "1 _ids appear more than once on the target logs-restored (e.g. [d7])", ""},
 		{"pull ids unchecked", Pull, with(func(c *IndexCounts) { c.SourceDocs, c.TargetDocs = 100, 100 }), true, "", "counts only"},
 		{"unknown strategy", "sideways", base, false, "unknown strategy", ""},
 	}

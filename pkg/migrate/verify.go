@@ -18,6 +18,11 @@ type IndexCounts struct {
 	IDsChecked bool     `json:"ids_checked"`
 	MissingIDs int64    `json:"missing_ids"`
 	Missing    []string `json:"missing_sample,omitempty"`
+	// DuplicateIDs counts target documents whose _id another target
+	// document already has (pull: a replay without the original routing);
+	// Duplicates shows a few.
+	DuplicateIDs int64    `json:"duplicate_ids"`
+	Duplicates   []string `json:"duplicate_sample,omitempty"`
 }
 
 // IndexVerdict is IndexCounts judged: OK, or the problem in words.
@@ -39,9 +44,10 @@ type IndexVerdict struct {
 //
 // pull: the restored index also receives the poller's documents after the
 // switch, so target count >= source count, and every source _id must be on
-// the target (checked when the index is small enough; a document with the
-// same index and _id exists once by construction, so "present" means
-// "present exactly once").
+// the target exactly once (checked when the index is small enough). The
+// same _id can exist twice in one index: op_type create checks only the
+// shard the routing points to, so a replay that drops a document's custom
+// routing creates a second copy in another shard.
 //
 // Both: the target index must not be red.
 func Judge(strategy string, c IndexCounts) IndexVerdict {
@@ -68,6 +74,9 @@ func Judge(strategy string, c IndexCounts) IndexVerdict {
 		}
 		if c.IDsChecked && c.MissingIDs > 0 {
 			fail("%d documents of source index %s are missing on the target %s (e.g. %v): the poller did not replay everything written after the snapshot", c.MissingIDs, c.Source, c.Target, c.Missing)
+		}
+		if c.IDsChecked && c.DuplicateIDs > 0 {
+			fail("%d _ids appear more than once on the target %s (e.g. %v): the poller's replay wrote second copies into other shards, which happens when it omits the documents' original routing; delete the copies without routing, and make the replay carry each document's routing", c.DuplicateIDs, c.Target, c.Duplicates)
 		}
 		if !c.IDsChecked {
 			v.Note = "document ids not compared (index larger than max_id_check); counts only"

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/essnap/essnap/pkg/esclient"
 )
@@ -61,7 +62,8 @@ func (o Ops) Count(ctx context.Context, index string) (int64, error) {
 
 // DocIDs calls visit with the _id of every document of the index, in
 // batches, via a scroll without _source (cheap: ids only). The scroll
-// context expires by itself after a minute, so no DELETE is needed.
+// context is deleted at the end; should that fail, it expires by itself
+// after a minute.
 func (o Ops) DocIDs(ctx context.Context, index string, visit func(ids []string) error) error {
 	type page struct {
 		ScrollID string `json:"_scroll_id"`
@@ -76,10 +78,13 @@ func (o Ops) DocIDs(ctx context.Context, index string, visit func(ids []string) 
 	if err := o.C.Do(ctx, http.MethodPost, esclient.Path(index, "_search"), url.Values{"scroll": {"1m"}}, body, &p); err != nil {
 		return fmt.Errorf("read ids of %s: %w", index, err)
 	}
-	// Free the scroll context on the (production) domain as soon as we are done.
+	// Free the scroll context on the (production) domain as soon as we are
+	// done, also after a failure or cancellation, within cleanupBound.
 	defer func() {
 		if p.ScrollID != "" {
-			_ = o.C.Do(context.WithoutCancel(ctx), http.MethodDelete, "/_search/scroll", nil, map[string]any{"scroll_id": []string{p.ScrollID}}, nil)
+			cctx, cancel := cleanupContext(ctx)
+			defer cancel()
+			_ = o.C.Do(cctx, http.MethodDelete, "/_search/scroll", nil, map[string]any{"scroll_id": []string{p.ScrollID}}, nil)
 		}
 	}()
 	for len(p.Hits.Hits) > 0 {
@@ -100,4 +105,22 @@ func (o Ops) DocIDs(ctx context.Context, index string, visit func(ids []string) 
 		p = next
 	}
 	return nil
+}
+
+// cleanupBound is the most a best-effort cleanup request may take: the
+// resource it frees expires by itself, so it never holds up the report.
+const cleanupBound = 5 * time.Second
+
+// cleanupContext is for a request that frees something after ctx may have
+// been canceled (an error, an abandoned walk): it survives that
+// cancellation but keeps ctx's deadline (the Lambda deadline, which the
+// transport turns into "no time left") and lasts at most cleanupBound.
+func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	c := context.WithoutCancel(ctx)
+	cancelDeadline := context.CancelFunc(func() {})
+	if dl, ok := ctx.Deadline(); ok {
+		c, cancelDeadline = context.WithDeadline(c, dl)
+	}
+	c, cancel := context.WithTimeout(c, cleanupBound)
+	return c, func() { cancel(); cancelDeadline() }
 }

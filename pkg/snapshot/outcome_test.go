@@ -109,6 +109,8 @@ func TestRestoreAfter504ChecksIndicesInsteadOfResending(t *testing.T) {
 			} else {
 				io.WriteString(w, `[]`)
 			}
+		case r.URL.Path == "/_alias":
+			io.WriteString(w, `{}`)
 		default:
 			io.WriteString(w, `{"snapshots":[{"snapshot":"s","state":"SUCCESS","indices":["logs"]}]}`)
 		}

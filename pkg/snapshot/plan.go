@@ -21,11 +21,18 @@ type IndexMapping struct {
 	Target string `json:"target"`
 }
 
-// Collision is a target index that already exists on the domain.
+// StatusAlias is the Collision status of a target name an alias holds:
+// the engine refuses to create an index under an alias's name.
+const StatusAlias = "alias"
+
+// Collision is a target name that is already taken on the domain, by an
+// index (Status open or close) or by an alias (StatusAlias).
 type Collision struct {
 	Index  string `json:"index"`
 	Source string `json:"source"`
-	Status string `json:"status"` // open or close
+	Status string `json:"status"` // open, close or alias
+	// AliasOf lists the indices behind an alias collision, when known.
+	AliasOf []string `json:"alias_of,omitempty"`
 }
 
 // RestorePlan is what a restore will do, computed before anything is sent.
@@ -120,8 +127,10 @@ func SelectIndices(available, exprs []string) ([]string, error) {
 }
 
 // PlanRestore is the pure part of a restore: which indices, under which
-// names, and which of those names already exist (existing maps index name
-// to status). It refuses renames that merge indices or make invalid names.
+// names, and which of those names are already taken (existing maps a taken
+// name to its Collision status: an index's open or close, or StatusAlias;
+// Ops.TakenNames builds it). It refuses renames that merge indices or make
+// invalid names.
 func PlanRestore(snapshotIndices, exprs []string, includeSystem bool, rn *Renamer, existing map[string]string) (RestorePlan, error) {
 	var plan RestorePlan
 	chosen, err := SelectIndices(snapshotIndices, exprs)

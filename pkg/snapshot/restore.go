@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -37,10 +38,21 @@ type CollisionError struct {
 
 func (e *CollisionError) Error() string {
 	names := make([]string, len(e.Collisions))
+	aliases := 0
 	for i, c := range e.Collisions {
-		names[i] = fmt.Sprintf("%s (from %s, %s)", c.Index, c.Source, c.Status)
+		held := c.Status
+		if c.Status == StatusAlias {
+			aliases++
+			if len(c.AliasOf) > 0 {
+				held = "alias of " + strings.Join(c.AliasOf, ", ")
+			}
+		}
+		names[i] = fmt.Sprintf("%s (from %s, %s)", c.Index, c.Source, held)
 	}
-	return fmt.Sprintf("restore %s/%s refused: %d target indices already exist: %s; rename the restore (rename_suffix \"-restored\"), pick other indices, or delete/close those indices first", e.Repository, e.Snapshot, len(names), strings.Join(names, ", "))
+	if aliases == 0 {
+		return fmt.Sprintf("restore %s/%s refused: %d target indices already exist: %s; rename the restore (rename_suffix \"-restored\"), pick other indices, or delete/close those indices first", e.Repository, e.Snapshot, len(names), strings.Join(names, ", "))
+	}
+	return fmt.Sprintf("restore %s/%s refused: %d target names are taken (%d by aliases, which the engine refuses as index names): %s; rename the restore (rename_suffix \"-restored\"), pick other indices, or remove those aliases and delete/close those indices first", e.Repository, e.Snapshot, len(names), aliases, strings.Join(names, ", "))
 }
 
 // ErrNotRestorable marks a snapshot whose state forbids restoring it.
@@ -90,15 +102,16 @@ func (o Ops) Restore(ctx context.Context, repo, name string, opt RestoreOptions)
 	if info.State != StateSuccess && !(opt.Partial && info.State == StatePartial) {
 		return res, fmt.Errorf("restore %s/%s: %w: snapshot state is %s; only SUCCESS snapshots are restored (set partial=true to restore a PARTIAL one)", repo, info.Snapshot, ErrNotRestorable, info.State)
 	}
-	existing, err := o.Indices(ctx, "*")
+	taken, aliases, err := o.TakenNames(ctx)
 	if err != nil {
 		return res, fmt.Errorf("restore %s/%s: pre-flight: %w", repo, info.Snapshot, err)
 	}
-	status := make(map[string]string, len(existing))
-	for n, s := range existing {
-		status[n] = s.Status
+	plan, err := PlanRestore(info.Indices, opt.Indices, opt.IncludeSystem, opt.Rename, taken)
+	for i, c := range plan.Collisions {
+		if c.Status == StatusAlias {
+			plan.Collisions[i].AliasOf = aliases[c.Index]
+		}
 	}
-	plan, err := PlanRestore(info.Indices, opt.Indices, opt.IncludeSystem, opt.Rename, status)
 	res.RestorePlan = plan
 	if err != nil {
 		return res, fmt.Errorf("restore %s/%s: %w: %w", repo, info.Snapshot, ErrBadRestoreRequest, err)
@@ -132,13 +145,60 @@ func (o Ops) Restore(ctx context.Context, repo, name string, opt RestoreOptions)
 			res.Accepted, res.Recovered = true, true
 			return res, nil
 		}
-		return res, fmt.Errorf("restore %s/%s: %w: the restore failed (%v) and its indices did not appear; check the domain before rerunning: %w", repo, info.Snapshot, ErrOutcomeUnknown, err, err)
+		return res, fmt.Errorf("restore %s/%s: %w: the restore's answer was lost (%v) and its indices have not appeared; the migration state machine retries this error (EngineUnavailableError), and a rerun, retried or by hand, first looks for its target indices: if this restore did start after all, the rerun stops with IndexConflictError naming them instead of restoring twice: %w", repo, info.Snapshot, ErrOutcomeUnknown, err, err)
 	}
 	if err != nil {
 		return res, fmt.Errorf("restore %s/%s: %w", repo, info.Snapshot, err)
 	}
 	res.Accepted = true
 	return res, nil
+}
+
+// TakenNames maps every name a restored index cannot take to what holds
+// it: each index's status (open or close) and StatusAlias for each alias
+// that is not also an index name; aliases maps each alias to its indices.
+// Hidden and closed indices count too.
+func (o Ops) TakenNames(ctx context.Context) (taken map[string]string, aliases map[string][]string, err error) {
+	existing, err := o.Indices(ctx, "*")
+	if err != nil {
+		return nil, nil, err
+	}
+	if aliases, err = o.Aliases(ctx); err != nil {
+		return nil, nil, err
+	}
+	taken = make(map[string]string, len(existing)+len(aliases))
+	for n, s := range existing {
+		taken[n] = s.Status
+	}
+	for a := range aliases {
+		if _, isIndex := taken[a]; !isIndex {
+			taken[a] = StatusAlias
+		}
+	}
+	return taken, aliases, nil
+}
+
+// Aliases lists every alias on the domain with the indices it points to
+// (sorted), hidden and closed indices included, because an alias blocks a
+// restored index of its name as surely as an index does.
+func (o Ops) Aliases(ctx context.Context) (map[string][]string, error) {
+	var ans map[string]struct {
+		Aliases map[string]json.RawMessage `json:"aliases"`
+	}
+	q := url.Values{"expand_wildcards": {"all"}}
+	if err := o.C.Do(ctx, http.MethodGet, "/_alias", q, nil, &ans); err != nil {
+		return nil, fmt.Errorf("list aliases: %w", err)
+	}
+	out := map[string][]string{}
+	for index, a := range ans {
+		for name := range a.Aliases {
+			out[name] = append(out[name], index)
+		}
+	}
+	for _, ix := range out {
+		sort.Strings(ix)
+	}
+	return out, nil
 }
 
 func allPresent(have map[string]IndexState, want []string) bool {

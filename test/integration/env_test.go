@@ -124,6 +124,19 @@ func deleteIndices(t *testing.T, e engine, pattern string) {
 	raw(t, e, "DELETE", "/"+pattern+"?expand_wildcards=all", "")
 }
 
+// deleteRepo unregisters a repository, waiting (up to 30 s) while a
+// snapshot in it still runs: the engines refuse to unregister a repository
+// in use, and a leftover would fail the next run on the same engines.
+func deleteRepo(t *testing.T, e engine, name string) {
+	for i := 0; i < 150; i++ {
+		st, _ := raw(t, e, "DELETE", "/_snapshot/"+name, "")
+		if st < 300 || st == 404 {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // fsRepo registers a fresh fs repository for one test and removes it after.
 func fsRepo(t *testing.T, e engine, name string) string {
 	t.Helper()
@@ -132,7 +145,7 @@ func fsRepo(t *testing.T, e engine, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { raw(t, e, "DELETE", "/_snapshot/"+name, "") })
+	t.Cleanup(func() { deleteRepo(t, e, name) })
 	return loc
 }
 

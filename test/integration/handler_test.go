@@ -27,7 +27,7 @@ func TestHandlersReportPartialAsFailure(t *testing.T) {
 				"ESSNAP_FS_LOCATION": filepath.Join(repoRoot(t), "it", e.Name, "hp", time.Now().Format("150405.000")),
 			}
 			d := deps(e, env, now)
-			t.Cleanup(func() { raw(t, e, "DELETE", "/_snapshot/it-hp", "") })
+			t.Cleanup(func() { deleteRepo(t, e, "it-hp") })
 			if _, err := (handler.RegisterRepo{Deps: d}).Invoke(context.Background(), json.RawMessage(`{}`)); err != nil {
 				t.Fatal(err)
 			}

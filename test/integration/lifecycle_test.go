@@ -65,7 +65,7 @@ func TestRetentionOn200Snapshots(t *testing.T) {
 			seed(t, e, "lc-logs", 10)
 			env := lifecycleEnv(t, e, "it-lc")
 			d, requests := countingDeps(e, env, time.Now())
-			t.Cleanup(func() { raw(t, e, "DELETE", "/_snapshot/it-lc", "") })
+			t.Cleanup(func() { deleteRepo(t, e, "it-lc") })
 			if _, err := (handler.RegisterRepo{Deps: d}).Invoke(context.Background(), json.RawMessage(`{}`)); err != nil {
 				t.Fatal(err)
 			}
@@ -130,7 +130,7 @@ func TestCollisionWithRunningSnapshot(t *testing.T) {
 			env := lifecycleEnv(t, e, "it-cr")
 			loc := env["ESSNAP_FS_LOCATION"]
 			mustRaw(t, e, "PUT", "/_snapshot/it-cr", fmt.Sprintf(`{"type":"fs","settings":{"location":%q,"max_snapshot_bytes_per_sec":"10kb"}}`, loc))
-			t.Cleanup(func() { raw(t, e, "DELETE", "/_snapshot/it-cr/*", ""); raw(t, e, "DELETE", "/_snapshot/it-cr", "") })
+			t.Cleanup(func() { raw(t, e, "DELETE", "/_snapshot/it-cr/*", ""); deleteRepo(t, e, "it-cr") })
 			d := deps(e, env, time.Now())
 			slow, err := (handler.TakeSnapshot{Deps: d}).Invoke(context.Background(), json.RawMessage(`{"snapshot":"nightly-slow","indices":["cr-*"]}`))
 			if err != nil || slow.State != snapshot.StateInProgress {
@@ -174,7 +174,7 @@ func TestDuplicateTriggerAtOnce(t *testing.T) {
 			if _, err := (handler.RegisterRepo{Deps: d}).Invoke(context.Background(), json.RawMessage(`{}`)); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { raw(t, e, "DELETE", "/_snapshot/it-dt", "") })
+			t.Cleanup(func() { deleteRepo(t, e, "it-dt") })
 			var wg sync.WaitGroup
 			results := make([]handler.SnapshotResult, 4)
 			errs := make([]error, 4)
@@ -218,7 +218,7 @@ func TestNoRetentionAfterPartial(t *testing.T) {
 			if _, err := (handler.RegisterRepo{Deps: d}).Invoke(context.Background(), json.RawMessage(`{}`)); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { raw(t, e, "DELETE", "/_snapshot/it-np", "") })
+			t.Cleanup(func() { deleteRepo(t, e, "it-np") })
 			for i := 0; i < 3; i++ {
 				if _, err := e.Ops.CreateSnapshot(ctx(t), "it-np", fmt.Sprintf("nightly-old-%d", i), snapshot.CreateOptions{Indices: []string{"np-*"}, WaitForCompletion: true, Metadata: map[string]any{"essnap_policy": "nightly"}}); err != nil {
 					t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -124,8 +125,8 @@ func trap(t *testing.T, es, src engine, prefix string) string {
 	mustRaw(t, es, "PUT", "/_snapshot/it-trap", fmt.Sprintf(`{"type":"fs","settings":{"location":%q}}`, loc))
 	mustRaw(t, src, "PUT", "/_snapshot/it-trap", fmt.Sprintf(`{"type":"fs","settings":{"location":%q,"readonly":true}}`, loc))
 	t.Cleanup(func() {
-		raw(t, es, "DELETE", "/_snapshot/it-trap", "")
-		raw(t, src, "DELETE", "/_snapshot/it-trap", "")
+		deleteRepo(t, es, "it-trap")
+		deleteRepo(t, src, "it-trap")
 	})
 	mustRaw(t, es, "PUT", "/_snapshot/it-trap/s?wait_for_completion=true", fmt.Sprintf(`{"indices":%q}`, prefix+"old"))
 	mustRaw(t, src, "POST", "/_snapshot/it-trap/s/_restore?wait_for_completion=true", fmt.Sprintf(`{"indices":%q}`, prefix+"old"))
@@ -191,11 +192,11 @@ func TestRestoreTooOldIsVersionMismatch(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			loc := filepath.Join(repoRoot(t), "it", "too-old", fmt.Sprint(time.Now().UnixNano()))
 			mustRaw(t, c.src, "PUT", "/_snapshot/it-old", fmt.Sprintf(`{"type":"fs","settings":{"location":%q}}`, loc))
-			t.Cleanup(func() { raw(t, c.src, "DELETE", "/_snapshot/it-old", "") })
+			t.Cleanup(func() { deleteRepo(t, c.src, "it-old") })
 			mustRaw(t, c.src, "PUT", "/_snapshot/it-old/s?wait_for_completion=true", fmt.Sprintf(`{"indices":%q}`, c.indices))
 			env := map[string]string{"ESSNAP_REPOSITORY": "it-old"}
 			mustRaw(t, tgt, "PUT", "/_snapshot/it-old", fmt.Sprintf(`{"type":"fs","settings":{"location":%q,"readonly":true}}`, loc))
-			t.Cleanup(func() { raw(t, tgt, "DELETE", "/_snapshot/it-old", "") })
+			t.Cleanup(func() { deleteRepo(t, tgt, "it-old") })
 			_, err := (handler.Restore{Deps: deps(tgt, env, time.Now())}).Invoke(context.Background(), json.RawMessage(`{"snapshot":"s"}`))
 			if typeName(err) != "VersionMismatchError" {
 				t.Fatalf("restore: %T %v", err, err)
@@ -210,4 +211,54 @@ func TestRestoreTooOldIsVersionMismatch(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Verify sees a duplicate _id on the pull target: a poller replay that
+// omits a document's custom routing writes a second copy into another shard
+// (op_type create checks only the shard the routing points to), and the
+// counts alone look fine. On every target engine, from the engine beside it.
+func TestVerifyFindsDuplicateIDs(t *testing.T) {
+	all := engines(t)
+	for i, tgt := range all {
+		src := all[(i+1)%len(all)]
+		t.Run(src.Name+"-to-"+tgt.Name, func(t *testing.T) {
+			deleteIndices(t, src, "vd-*")
+			deleteIndices(t, tgt, "vd-*")
+			t.Cleanup(func() { deleteIndices(t, src, "vd-*"); deleteIndices(t, tgt, "vd-*") })
+			var bulk, replay strings.Builder
+			for j := 0; j < 20; j++ {
+				fmt.Fprintf(&bulk, "{\"index\":{\"_id\":\"d%d\",\"routing\":\"tenant-a\"}}\n{\"m\":%d}\n", j, j)
+				fmt.Fprintf(&replay, "{\"create\":{\"_id\":\"d%d\"}}\n{\"m\":%d}\n", j, j)
+			}
+			for _, e := range []engine{src, tgt} {
+				mustRaw(t, e, "PUT", "/vd-logs", `{"settings":{"number_of_shards":3,"number_of_replicas":0}}`)
+				bulkNDJSON(t, e, "/vd-logs/_bulk?refresh=true", bulk.String())
+			}
+			// The replay without routing: op_type create accepts the ids whose
+			// default shard differs from tenant-a's.
+			bulkNDJSON(t, tgt, "/vd-logs/_bulk?refresh=true", replay.String())
+			if n := count(t, tgt, "vd-logs"); n <= 20 {
+				t.Fatalf("the replay created no second copy (%d documents); the test needs one", n)
+			}
+			ev := fmt.Sprintf(`{"source":{"endpoint":%q,"unsigned":true},"target":{"endpoint":%q,"unsigned":true},"strategy":"pull","indices":[{"source":"vd-logs","target":"vd-logs"}]}`, src.URL, tgt.URL)
+			rep, err := (handler.Verify{Deps: deps(src, nil, time.Now())}).Invoke(context.Background(), json.RawMessage(ev))
+			if typeName(err) != "VerificationError" || !strings.Contains(err.Error(), "_ids appear more than once on the target vd-logs") || !strings.Contains(err.Error(), "routing") {
+				t.Fatalf("verify: %T %v", err, err)
+			}
+			if len(rep.Indices) != 1 || rep.Indices[0].DuplicateIDs == 0 || rep.Indices[0].MissingIDs != 0 {
+				t.Fatalf("report: %+v", rep.Indices)
+			}
+		})
+	}
+}
+
+func bulkNDJSON(t *testing.T, e engine, path, body string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", e.URL+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("bulk %s: %v %v", path, err, res)
+	}
+	res.Body.Close()
 }

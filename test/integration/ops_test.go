@@ -74,7 +74,7 @@ func TestRegisterIdempotentAndReadonly(t *testing.T) {
 			if r, err = e.Ops.RegisterRepository(ctx(t), ro); err != nil || r.Status != "created" {
 				t.Fatalf("readonly: %+v %v", r, err)
 			}
-			t.Cleanup(func() { raw(t, e, "DELETE", "/_snapshot/it-reg-ro", "") })
+			t.Cleanup(func() { deleteRepo(t, e, "it-reg-ro") })
 			m := mustRaw(t, e, "GET", "/_snapshot/it-reg-ro", "")
 			settings := m["it-reg-ro"].(map[string]any)["settings"].(map[string]any)
 			if settings["readonly"] != "true" {

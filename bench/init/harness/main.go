@@ -21,6 +21,17 @@
 //     exec, runtime start and initialisation up to its first request. The
 //     launcher's own start is outside it; rie includes the emulator's spawn.
 //
+// Before invoking, the harness waits until the emulator's invoke endpoint and
+// its Runtime API both accept connections (the emulator opens them
+// independently; invoking before the Runtime API listens makes the runtime's
+// first request fail and the invoke answer 502). A cold start that still
+// fails the way a loaded machine makes it fail (refused or reset connection,
+// 5xx answer, emulator not up, log lines late) is repeated with a fresh
+// emulator, at most -attempts times; one that fails every attempt is
+// reported and left out, and the run goes on. Only a failure another attempt
+// cannot fix (the emulator cannot start, the subject refuses the event)
+// stops the run. The load average is printed beside the figures.
+//
 // Also printed: the invoke's round trip (cold, so it includes the init) and
 // the "Init Duration" of the emulator's REPORT line, which the emulator times
 // around an asynchronous call (rapidcore.Server.Init returns at once), so it is
@@ -43,6 +54,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -135,6 +147,7 @@ func run() int {
 	event := flag.String("event", `{"essnap_bench":"init"}`, "the event of the one invoke per cold start")
 	target := flag.Duration("target", 20*time.Millisecond, "median init target for subjects whose name starts with go")
 	timeout := flag.Duration("timeout", 30*time.Second, "limit for one cold start")
+	attempts := flag.Int("attempts", 3, "tries per cold start: one that fails the way a loaded machine makes it fail (refused connection, 502, emulator not up) is repeated with a fresh emulator")
 	verbose := flag.Bool("v", false, "print every sample")
 	flag.Var(&subs, "subject", "NAME=COMMAND LINE of a bootstrap (repeatable; split on spaces)")
 	flag.Parse()
@@ -160,21 +173,44 @@ func run() int {
 	defer os.RemoveAll(tmp)
 
 	results := make([][]sample, len(subs))
+	lost := make([]int, len(subs))    // measured cold starts that failed every attempt
+	retried := make([]int, len(subs)) // extra attempts the machine's load cost
+	load0 := loadAverage()
 	// Interleave subjects and methods so that machine noise spreads over all.
 	for i := -*warmup; i < *n; i++ {
 		for si, s := range subs {
 			var smp sample
+			ok := true
 			for _, instrumented := range []bool{false, true} {
-				c, err := coldStart(rieAbs, self, *dir, tmp, s, *event, *timeout, instrumented)
+				c, tries, err := withRetries(*attempts, 200*time.Millisecond, func() (sample, error) {
+					return coldStart(rieAbs, self, *dir, tmp, s, *event, *timeout, instrumented)
+				})
+				retried[si] += tries - 1
 				if err != nil {
-					fmt.Fprintf(os.Stderr, "%s: cold start %d: %v\n", s.name, i, err)
-					return 1
+					var p *permanentError
+					if errors.As(err, &p) {
+						fmt.Fprintf(os.Stderr, "%s: cold start %d: %v\n", s.name, i, err)
+						return 1
+					}
+					// Load, not the subject: report it and go on.
+					fmt.Fprintf(os.Stderr, "%s: cold start %d: gave up after %d attempts: %v\n", s.name, i, tries, err)
+					ok = false
+					break
+				}
+				if tries > 1 && *verbose {
+					fmt.Fprintf(os.Stderr, "%s: cold start %d: took %d attempts\n", s.name, i, tries)
 				}
 				if instrumented {
 					smp.exec = c.exec
 				} else {
 					smp.rie, smp.roundTrip, smp.reportInit = c.rie, c.roundTrip, c.reportInit
 				}
+			}
+			if !ok {
+				if i >= 0 {
+					lost[si]++
+				}
+				continue
 			}
 			if *verbose {
 				fmt.Printf("  %-24s run %3d  rie %8.3f ms  exec %8.3f ms  cold invoke %8.3f ms  REPORT Init Duration %.2f ms\n",
@@ -186,13 +222,19 @@ func run() int {
 		}
 	}
 
+	load1 := loadAverage()
 	fmt.Printf("\nInit time under aws-lambda-rie, process start -> first GET %s\n", nextPath)
 	fmt.Printf("N=%d cold starts per subject and method (after %d warm-up), a fresh emulator each; milliseconds\n", *n, *warmup)
+	fmt.Printf("load average %s at the start, %s at the end, %d CPUs\n", load0, load1, runtime.NumCPU())
 	fmt.Printf("rie: the emulator's INIT REPORT durationMs; exec: execve(2) of the bootstrap -> first /next at a proxy\n\n")
 	fmt.Printf("%-22s %8s %8s %8s %8s | %8s %8s | %11s | %11s\n", "subject", "rie p50", "p90", "min", "max", "exec p50", "p90", "invoke p50", "REPORT Init")
 	medians := map[string]time.Duration{}
 	fail := false
 	for si, s := range subs {
+		if len(results[si]) == 0 {
+			fmt.Printf("%-22s no cold start succeeded\n", s.name)
+			continue
+		}
 		r := pick(results[si], func(x sample) time.Duration { return x.rie })
 		e := pick(results[si], func(x sample) time.Duration { return x.exec })
 		rt := pick(results[si], func(x sample) time.Duration { return x.roundTrip })
@@ -203,8 +245,21 @@ func run() int {
 			ms(quantile(e, 0.5)), ms(quantile(e, 0.9)), ms(quantile(rt, 0.5)), ms(quantile(ri, 0.5)))
 	}
 	fmt.Println()
+	for si, s := range subs {
+		if lost[si] > 0 || retried[si] > 0 {
+			fmt.Printf("under load: %s: %d of %d cold starts not measured (each failed %d attempts), %d extra attempts in all\n",
+				s.name, lost[si], *n, *attempts, retried[si])
+		}
+	}
 	var goMed, pyMed []time.Duration
-	for _, s := range subs {
+	for si, s := range subs {
+		if len(results[si]) == 0 {
+			// Every cold start failed, even retried: nothing to judge, and
+			// more than load can explain.
+			fmt.Printf("NO DATA  %s: no cold start succeeded in %d tries each; see the errors above\n", s.name, *attempts)
+			fail = true
+			continue
+		}
 		switch {
 		case strings.HasPrefix(s.name, "go"):
 			goMed = append(goMed, medians[s.name])
@@ -326,7 +381,7 @@ func coldStart(rie, self, dir, tmp string, s subject, event string, limit time.D
 	cmd.Stderr = &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return sample{}, err
+		return sample{}, &permanentError{fmt.Errorf("start %s: %w", rie, err)}
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
@@ -335,20 +390,14 @@ func coldStart(rie, self, dir, tmp string, s subject, event string, limit time.D
 		<-done
 	}()
 
-	// Wait for the emulator's invoke endpoint.
-	for {
-		c, err := net.DialTimeout("tcp", invokeAddr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case <-done:
-			return sample{}, fmt.Errorf("emulator exited: %s", tail(out.String()))
-		case <-ctx.Done():
-			return sample{}, fmt.Errorf("emulator did not listen: %s", tail(out.String()))
-		case <-time.After(2 * time.Millisecond):
-		}
+	// Wait until the emulator is ready: its invoke endpoint AND its Runtime
+	// API. The emulator opens the Runtime API in a goroutine of its own
+	// (rapid's startRuntimeAPI) and the invoke endpoint right after, so on a
+	// loaded machine an invoke could start the runtime before the Runtime API
+	// listens: the runtime's first request is refused and the invoke answers
+	// 502.
+	if err := waitListening(ctx, done, invokeAddr, apiAddr); err != nil {
+		return sample{}, fmt.Errorf("%w; emulator output: %s", err, tail(out.String()))
 	}
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
@@ -365,7 +414,11 @@ func coldStart(rie, self, dir, tmp string, s subject, event string, limit time.D
 	res.Body.Close()
 	smp := sample{roundTrip: time.Since(start)}
 	if res.StatusCode != http.StatusOK {
-		return sample{}, fmt.Errorf("invoke answered %s; emulator output: %s", res.Status, tail(out.String()))
+		err := fmt.Errorf("invoke answered %s; emulator output: %s", res.Status, tail(out.String()))
+		if res.StatusCode < 500 {
+			return sample{}, &permanentError{err}
+		}
+		return sample{}, err
 	}
 
 	if instrumented {
@@ -375,7 +428,7 @@ func coldStart(rie, self, dir, tmp string, s subject, event string, limit time.D
 		}
 		t0ns, err := strconv.ParseInt(strings.TrimSpace(string(raw)), 10, 64)
 		if err != nil {
-			return sample{}, err
+			return sample{}, &permanentError{fmt.Errorf("launcher's T0 file: %w", err)}
 		}
 		mu.Lock()
 		t1v := t1
@@ -388,9 +441,14 @@ func coldStart(rie, self, dir, tmp string, s subject, event string, limit time.D
 	}
 
 	// INIT REPORT is logged before the invoke starts; the REPORT line right
-	// after the answer is written, so give it a moment.
+	// after the answer is written, so give it a moment (more than a moment
+	// on a loaded machine, never past the cold start's limit).
 	var initOK, reportOK bool
-	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline) && !(initOK && reportOK); time.Sleep(2 * time.Millisecond) {
+	deadline := time.Now().Add(reportWait)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	for ; time.Now().Before(deadline) && !(initOK && reportOK); time.Sleep(2 * time.Millisecond) {
 		o := out.String()
 		if m := reInitReport.FindStringSubmatch(o); m != nil && !initOK {
 			smp.rie, initOK = msDuration(m[1])
@@ -403,6 +461,71 @@ func coldStart(rie, self, dir, tmp string, s subject, event string, limit time.D
 		return sample{}, fmt.Errorf("no INIT REPORT or REPORT line in the emulator's output: %s", tail(out.String()))
 	}
 	return smp, nil
+}
+
+// reportWait bounds the wait for the emulator's REPORT line after the answer.
+const reportWait = 5 * time.Second
+
+// permanentError is a cold-start failure that another attempt cannot fix
+// (the emulator cannot be started, the subject refuses the event): the
+// harness stops. Every other failure is taken for the machine's load and
+// retried with a fresh emulator.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// withRetries runs try up to attempts times, pausing pause×attempt between
+// tries, while its failure is not permanent. It returns the result, how many
+// tries it took, and the last error.
+func withRetries(attempts int, pause time.Duration, try func() (sample, error)) (sample, int, error) {
+	var err error
+	for n := 1; ; n++ {
+		var smp sample
+		if smp, err = try(); err == nil {
+			return smp, n, nil
+		}
+		var p *permanentError
+		if errors.As(err, &p) || n >= attempts {
+			return sample{}, n, err
+		}
+		time.Sleep(pause * time.Duration(n))
+	}
+}
+
+// waitListening returns once every address accepts a TCP connection, or an
+// error when the emulator exits (done closes) or ctx ends first.
+func waitListening(ctx context.Context, done <-chan struct{}, addrs ...string) error {
+	for _, addr := range addrs {
+		for {
+			c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case <-done:
+				return fmt.Errorf("emulator exited before %s listened", addr)
+			case <-ctx.Done():
+				return fmt.Errorf("emulator did not listen on %s: %w", addr, ctx.Err())
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// loadAverage is the 1-minute load average (Linux), printed beside the
+// figures because they move with the machine's load; "?" elsewhere.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 func msDuration(s string) (time.Duration, bool) {
