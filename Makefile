@@ -37,10 +37,15 @@ help: ## Show this help
 
 # ------------------------------------------------------------ sam build hooks
 .PHONY: build-RegisterRepoFunction build-TakeSnapshotFunction build-RestoreFunction build-CheckProgressFunction \
-	build-PreflightFunction build-VerifyFunction
+	build-PreflightFunction build-VerifyFunction build-MigrateMetadataFunction
 
 build-RegisterRepoFunction: ## (sam build) register-repo bootstrap into $ARTIFACTS_DIR
 	$(call lambda-build,register-repo)
+
+# The setup doctor (runs with register-repo's role).
+.PHONY: build-DoctorFunction
+build-DoctorFunction: ## (sam build) doctor bootstrap into $ARTIFACTS_DIR
+	$(call lambda-build,doctor)
 
 build-TakeSnapshotFunction: ## (sam build) take-snapshot bootstrap into $ARTIFACTS_DIR
 	$(call lambda-build,take-snapshot)
@@ -57,6 +62,9 @@ build-PreflightFunction: ## (sam build) preflight bootstrap into $ARTIFACTS_DIR
 
 build-VerifyFunction: ## (sam build) verify bootstrap into $ARTIFACTS_DIR
 	$(call lambda-build,verify)
+
+build-MigrateMetadataFunction: ## (sam build) migrate-metadata bootstrap into $ARTIFACTS_DIR
+	$(call lambda-build,migrate-metadata)
 
 # ---------------------------------------------------------------- developer
 .PHONY: build

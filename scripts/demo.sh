@@ -13,8 +13,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 export ESSNAP_RUN=${ESSNAP_RUN:-$ROOT/.cache/demo}
-SRC_PORT=${DEMO_SOURCE_PORT:-9222}
-TGT_PORT=${DEMO_TARGET_PORT:-9221}
+SRC_PORT=${DEMO_SOURCE_PORT:-9292}
+TGT_PORT=${DEMO_TARGET_PORT:-9291}
 STRATEGY=${DEMO_STRATEGY:-push}
 say() { printf '\n\033[1m>> %s\033[0m\n' "$*"; }
 

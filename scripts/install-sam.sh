@@ -21,43 +21,11 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${SAM_VENV:-$repo_root/.cache/sam-venv}"
 export SAM_CLI_TELEMETRY=0
 
-log() { echo "install-sam: $*" >&2; }
-
-pick_python() {
-  if [[ -n "${PYTHON:-}" ]]; then echo "$PYTHON"; return; fi
-  local p
-  for p in python3.11 python3.12 python3.13 python3; do
-    if command -v "$p" >/dev/null 2>&1; then echo "$p"; return; fi
-  done
-  log "no python3 found"; exit 1
-}
-
-works() { [[ -x "$1" ]] && "$1" --version >/dev/null 2>&1; }
-
+# shellcheck source=scripts/pyvenv.sh
+source "$repo_root/scripts/pyvenv.sh"
 spec="aws-sam-cli"
 [[ -n "${SAM_CLI_VERSION:-}" ]] && spec="aws-sam-cli==${SAM_CLI_VERSION}"
-pip_flags=(--quiet --disable-pip-version-check --no-input)
-
-sam_bin="$venv/bin/sam"
-if works "$sam_bin"; then
-  log "already installed: $("$sam_bin" --version)"
-else
-  py="$(pick_python)"
-  log "creating venv $venv with $py"
-  mkdir -p "$(dirname "$venv")"
-  rm -rf "$venv"
-  if "$py" -m venv "$venv" >/dev/null 2>&1 && [[ -x "$venv/bin/pip" ]]; then
-    log "pip install $spec (venv)"
-    "$venv/bin/python" -m pip install "${pip_flags[@]}" "$spec" >&2
-  else
-    rm -rf "$venv"
-    log "venv unavailable; pip install --user $spec"
-    "$py" -m pip install "${pip_flags[@]}" --user "$spec" >&2
-    sam_bin="$("$py" -m site --user-base)/bin/sam"
-  fi
-  works "$sam_bin" || { log "sam not runnable at $sam_bin"; exit 1; }
-  log "installed: $("$sam_bin" --version)"
-fi
+sam_bin="$(pyvenv_install sam "$spec" "$venv" sam --version)"
 
 if [[ "${1:-}" == "--env" ]]; then
   # $PATH stays literal: it expands where the output is eval'ed.

@@ -3,7 +3,8 @@
 #   Elasticsearch 7.10.2, OpenSearch 1.3.1, 2.19.1 and 3.5.0 from Maven Central
 #   (one JVM each; OpenSearch 3.x needs Java 21+, found by java_home below),
 #   the AWS Lambda Runtime Interface Emulator (Go module),
-#   aws-local-stepfunctions and asl-validator (npm ci in test/workflow).
+#   aws-local-stepfunctions and asl-validator (npm ci in test/workflow),
+#   moto's server for IAM and STS (scripts/install-moto.sh, into .cache/moto-venv).
 # Usage:
 #   scripts/peers.sh install
 #   scripts/peers.sh start elasticsearch|opensearch1|opensearch|opensearch3 [NAME] [HTTP_PORT]
@@ -52,17 +53,34 @@ classpath() { # engine
   cat "$cp"
 }
 
+# launcher ENGINE: compiles test/peers/launcher for ENGINE's runner (once,
+# again when the source or the classpath changes) and prints its directory.
+launcher() {
+  local src=EssnapOpenSearch
+  [[ $1 == elasticsearch ]] && src=EssnapElasticsearch
+  local out=$CACHE/peers/launcher-$1 java javac
+  if [[ ! -f $out/$src.class || $ROOT/test/peers/launcher/$src.java -nt $out/$src.class || $CACHE/peers/$1.cp -nt $out/$src.class ]]; then
+    java=$(java_home "$1"); javac=$(dirname "$(readlink -f "$java")")/javac
+    [[ -x $javac ]] || { log "javac missing next to $java: install the JDK (not only the JRE), e.g. apt-get install openjdk-17-jdk-headless"; exit 1; }
+    mkdir -p "$out"
+    "$javac" -d "$out" -cp "$(classpath "$1")" "$ROOT/test/peers/launcher/$src.java" >&2
+  fi
+  echo "$out"
+}
+
 install() {
   command -v java >/dev/null || { log "java is missing: install a JDK 17+ (apt-get install openjdk-17-jre-headless)"; exit 1; }
   command -v mvn >/dev/null || { log "mvn is missing: apt-get install maven"; exit 1; }
   local e
-  for e in $ENGINES; do classpath "$e" >/dev/null; done
+  for e in $ENGINES; do classpath "$e" >/dev/null; launcher "$e" >/dev/null; done
   java_home opensearch3 >/dev/null
   if [[ ! -x $CACHE/bin/aws-lambda-rie ]]; then
     log "installing aws-lambda-rie ($RIE_VERSION)"
     GOBIN=$CACHE/bin go install "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$RIE_VERSION"
   fi
   command -v aws >/dev/null || pip install --quiet awscli
+  # moto's server (IAM, STS) for the tests of the IAM pre-check and the doctor.
+  bash "$ROOT/scripts/install-moto.sh" >/dev/null
   # aws-local-stepfunctions and asl-validator for the migration workflow (test/workflow).
   command -v npm >/dev/null || { log "npm is missing: install Node.js 20+ (apt-get install nodejs npm)"; exit 1; }
   if [[ ! -d $ROOT/test/workflow/node_modules/aws-local-stepfunctions || $ROOT/test/workflow/package-lock.json -nt $ROOT/test/workflow/node_modules/.package-lock.json ]]; then
@@ -76,10 +94,10 @@ start() { # engine name port
   local engine=$1 name=${2:-$1} port=${3:-}
   local dir=$RUN/$name
   case $engine in
-    opensearch) main=org.codelibs.opensearch.runner.OpenSearchRunner; conf=opensearch.yml; port=${port:-9201} ;;
-    opensearch1) main=org.codelibs.opensearch.runner.OpenSearchRunner; conf=opensearch.yml; port=${port:-9221} ;;
-    opensearch3) main=org.codelibs.opensearch.runner.OpenSearchRunner; conf=opensearch.yml; port=${port:-9241} ;;
-    elasticsearch) main=org.codelibs.elasticsearch.runner.ElasticsearchClusterRunner; conf=elasticsearch.yml; port=${port:-9211} ;;
+    opensearch) main=EssnapOpenSearch; conf=opensearch.yml; port=${port:-9201} ;;
+    opensearch1) main=EssnapOpenSearch; conf=opensearch.yml; port=${port:-9221} ;;
+    opensearch3) main=EssnapOpenSearch; conf=opensearch.yml; port=${port:-9241} ;;
+    elasticsearch) main=EssnapElasticsearch; conf=elasticsearch.yml; port=${port:-9211} ;;
     *) log "unknown engine $engine ($ENGINES)"; exit 2 ;;
   esac
   if (( port < 9201 || port > 9299 )); then
@@ -97,9 +115,14 @@ http.port: $port
 transport.port: $((port + 100))
 action.destructive_requires_name: false
 YML
-  local cp java; cp=$(classpath "$engine"); java=$(java_home "$engine")
+  local cp java launcher roles; cp=$(classpath "$engine"); java=$(java_home "$engine")
+  # test/peers/launcher gives the node the roles a managed domain has
+  # (ingest included); the runner's own main would leave ingest out.
+  launcher=$(launcher "$engine")
+  roles=master,data,ingest
+  [[ $engine == opensearch3 ]] && roles=cluster_manager,data,ingest
   # The runner's node n listens on base+n.
-  nohup "$java" -Xms512m -Xmx${ESSNAP_HEAP:-1g} -cp "$cp" "$main" -basePath "$dir/data" -confPath "$dir/conf" \
+  nohup "$java" -Xms512m -Xmx${ESSNAP_HEAP:-1g} -Dessnap.roles=$roles -cp "$launcher:$cp" "$main" -basePath "$dir/data" -confPath "$dir/conf" \
     -numOfNode 1 -baseHttpPort $((port - 1)) -clusterName "essnap-$name" >"$dir/engine.log" 2>&1 &
   echo $! >"$dir/pid"
   echo "http://127.0.0.1:$port" >"$dir/url"

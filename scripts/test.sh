@@ -15,8 +15,12 @@ step() { printf '\n=== %s\n' "$*"; }
 step "install peers"
 bash scripts/peers.sh install
 bash scripts/install-sam.sh >/dev/null
+# moto's server, which the IAM and doctor tests start on loopback.
+ESSNAP_MOTO_SERVER=$(bash scripts/install-moto.sh)
+export ESSNAP_MOTO_SERVER
 
-step "lint: gofmt, go vet, staticcheck"
+step "lint: go mod tidy -diff, gofmt, go vet, staticcheck"
+go mod tidy -diff
 bad=$(gofmt -l $(git ls-files -co --exclude-standard -- '*.go'))
 if [[ -n $bad ]]; then echo "gofmt needed:"; echo "$bad"; exit 1; fi
 go vet ./... && go vet -tags integration ./...

@@ -312,11 +312,11 @@ func (c config) prepare(ctx context.Context, ops snapshot.Ops, repo string) (pre
 		if err != nil {
 			return 0, err
 		}
-		if r.State != snapshot.StateSuccess {
-			return 0, fmt.Errorf("snapshot %s ended %s", name, r.State)
+		if r.Snapshot.State != snapshot.StateSuccess {
+			return 0, fmt.Errorf("snapshot %s ended %s", name, r.Snapshot.State)
 		}
 		p.total++
-		return r.StartTimeMillis, nil
+		return r.Snapshot.Start.UnixMilli(), nil
 	}
 	t0 := time.Now()
 	for _, name := range foreign {
@@ -436,14 +436,14 @@ func (c config) measure(ctx context.Context, ops snapshot.Ops, self, tool string
 	}
 	tr.InProcessMs, tr.Requests = res.InProcessMs, res.Requests
 
-	left, err := ops.ListSnapshots(ctx, repo, false)
+	left, err := ops.ListSnapshots(ctx, repo)
 	if err != nil {
 		return tr, err
 	}
 	names := map[string]bool{}
 	for _, s := range left {
-		names[s.Snapshot] = true
-		tr.Remaining = append(tr.Remaining, s.Snapshot)
+		names[s.Name] = true
+		tr.Remaining = append(tr.Remaining, s.Name)
 	}
 	sort.Strings(tr.Remaining)
 	for _, n := range append(append([]string{}, foreign...), append(p.oldNames, p.newNames...)...) {

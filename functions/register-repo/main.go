@@ -2,13 +2,19 @@
 package main
 
 import (
+	"os"
+
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/essnap/essnap/pkg/handler"
 	"github.com/essnap/essnap/pkg/wiring"
+	"github.com/essnap/essnap/pkg/wiring/awsiam"
 )
 
 func main() {
-	h := handler.RegisterRepo{Deps: wiring.Production()}
+	// Credentials from the environment: this bootstrap links IAM for the
+	// role pre-check (wiring.EnvCredentials).
+	creds := wiring.EnvCredentials()
+	h := handler.RegisterRepo{Deps: wiring.ProductionWith(creds), IAM: awsiam.FromEnvironment(creds, os.Getenv)}
 	lambda.Start(h.Invoke)
 }

@@ -16,6 +16,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/elastic/go-elasticsearch/v7"
 	"github.com/elastic/go-elasticsearch/v7/estransport"
+	"github.com/essnap/essnap/pkg/config"
 )
 
 // Config describes one domain connection. Zero values are the defaults.
@@ -69,20 +70,39 @@ func ValidateEndpoint(raw string) (*url.URL, error) {
 	if strings.TrimSpace(raw) == "" {
 		return nil, errors.New("endpoint is empty; set it to the domain endpoint, e.g. https://search-logs-abc123.eu-west-1.es.amazonaws.com")
 	}
-	shown := RedactEndpoint(raw)
+	shown := config.Short(RedactEndpoint(raw))
+	if len(raw) > maxEndpointBytes {
+		return nil, fmt.Errorf("endpoint %q is %d bytes; a domain endpoint is scheme and host only, e.g. https://search-logs-abc123.eu-west-1.es.amazonaws.com", shown, len(raw))
+	}
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return nil, fmt.Errorf("endpoint %q is not a URL; use https://HOST (the domain endpoint from the console, with https://)", shown)
 	}
-	if u.Path != "" && u.Path != "/" {
-		return nil, fmt.Errorf("endpoint %q has a path; use only scheme and host, e.g. https://%s", shown, u.Host)
-	}
 	if u.User != nil {
 		return nil, fmt.Errorf("endpoint %q carries credentials; remove them: essnap signs with IAM", shown)
+	}
+	// Every request path is appended to the endpoint and signed as sent: a
+	// path would be silently dropped, and a query or fragment would be
+	// sent (or signed) with no request meaning it.
+	var extra []string
+	if u.Path != "" && u.Path != "/" || u.RawPath != "" {
+		extra = append(extra, "a path")
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		extra = append(extra, "a query")
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		extra = append(extra, "a fragment")
+	}
+	if len(extra) > 0 {
+		return nil, fmt.Errorf("endpoint %q has %s; use only scheme and host, e.g. %s://%s", shown, strings.Join(extra, " and "), u.Scheme, u.Host)
 	}
 	u.Path = ""
 	return u, nil
 }
+
+// maxEndpointBytes bounds an endpoint: a host name has at most 253 bytes.
+const maxEndpointBytes = 512
 
 // redactedUser stands in for the user information of a printed endpoint.
 const redactedUser = "xxxxx"
@@ -241,6 +261,9 @@ func (c *Client) DoStream(ctx context.Context, method, path string, query url.Va
 	req.Header.Set("Accept", "application/json")
 	res, err := c.ES.Perform(req)
 	if err != nil {
+		if why := notSentReason(err); why != "" && !errors.Is(err, ErrNotSent) {
+			return fmt.Errorf("%s %s: %w (%s): %w", method, path, ErrNotSent, why, err)
+		}
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer res.Body.Close()

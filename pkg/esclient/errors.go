@@ -1,10 +1,14 @@
 package esclient
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Source says who produced an error body, because the fix differs: an engine
@@ -74,11 +78,12 @@ var hints = []struct{ match, hint string }{
 	{"no permissions for", "fine-grained access control: map the function's role to a role with these permissions (backend role)"},
 	{"concurrent_snapshot_execution_exception", "another snapshot or deletion is running (AWS takes hourly cs-automated snapshots); retry later"},
 	{"repository_missing_exception", "register the repository first (register-repo function)"},
+	{"doesn't match any of the locations specified by path.repo", "add the directory (or a parent of it) to path.repo in elasticsearch.yml/opensearch.yml on every node and restart them, or choose a location under the existing path.repo; AWS domains have no fs repositories: use type s3"},
 }
 
 // Hint returns the operator action for a known failure, or "".
 func (e *APIError) Hint() string {
-	text := e.Type + " " + e.RootCause + " " + e.Reason
+	text := e.Type + " " + e.RootCause + " " + e.Reason + " " + e.CausedBy
 	for _, h := range hints {
 		if strings.Contains(text, h.match) {
 			return h.hint
@@ -87,10 +92,14 @@ func (e *APIError) Hint() string {
 	return ""
 }
 
-// ParseError turns a non-2xx answer into an *APIError. It never fails: an
-// unparseable body becomes the reason, trimmed.
+// ParseError turns a non-2xx answer into an *APIError. It never fails and
+// never shows a body raw: engine and AWS bodies are parsed, anything else
+// (a proxy's HTML page, plain text, an unknown JSON shape, an empty body)
+// becomes a short summary (summarize), and every text is cut to
+// maxReasonBytes.
 func ParseError(method, path string, status int, body []byte) *APIError {
 	e := &APIError{Method: method, Path: path, Status: status, Source: SourceHTTP}
+	body = bytes.TrimSpace(body)
 	var probe struct {
 		Error    json.RawMessage `json:"error"`
 		Message  *string         `json:"message"`
@@ -98,7 +107,7 @@ func ParseError(method, path string, status int, body []byte) *APIError {
 	}
 	if json.Unmarshal(body, &probe) == nil {
 		switch {
-		case len(probe.Error) > 0:
+		case len(probe.Error) > 0 && string(probe.Error) != "null":
 			e.Source = SourceEngine
 			var obj struct {
 				Type      string `json:"type"`
@@ -109,7 +118,9 @@ func ParseError(method, path string, status int, body []byte) *APIError {
 				} `json:"root_cause"`
 				CausedBy *causedBy `json:"caused_by"`
 			}
-			if json.Unmarshal(probe.Error, &obj) == nil {
+			var s string
+			switch {
+			case json.Unmarshal(probe.Error, &obj) == nil:
 				e.Type, e.Reason = obj.Type, obj.Reason
 				if len(obj.RootCause) > 0 && obj.RootCause[0].Type != obj.Type {
 					e.RootCause = obj.RootCause[0].Type
@@ -119,29 +130,115 @@ func ParseError(method, path string, status int, body []byte) *APIError {
 						e.CausedBy = c.Reason
 					}
 				}
-			} else {
-				var s string
-				_ = json.Unmarshal(probe.Error, &s)
+				// Without a caused_by chain, the root cause's own text is
+				// the one that explains a wrapper.
+				if e.CausedBy == "" && len(obj.RootCause) > 0 && obj.RootCause[0].Reason != e.Reason {
+					e.CausedBy = obj.RootCause[0].Reason
+				}
+			case json.Unmarshal(probe.Error, &s) == nil:
 				e.Reason = s
 			}
+			if e.Type == "" && e.Reason == "" {
+				e.Reason = "an engine error without type or reason (" + summarize(status, probe.Error) + ")"
+			}
+			e.Reason, e.CausedBy = clip(e.Reason), clip(e.CausedBy)
 			return e
-		case probe.Message2 != nil:
-			e.Source, e.Reason = SourceIAM, *probe.Message2
+		case probe.Message2 != nil && *probe.Message2 != "":
+			e.Source, e.Reason = SourceIAM, clip(*probe.Message2)
 			return e
-		case probe.Message != nil:
-			e.Source, e.Reason = SourceSignature, *probe.Message
+		case probe.Message != nil && *probe.Message != "":
+			e.Source, e.Reason = SourceSignature, clip(*probe.Message)
 			return e
 		}
 	}
-	text := strings.TrimSpace(string(body))
-	if len(text) > 300 {
-		text = text[:300] + "..."
-	}
-	if text == "" {
-		text = http.StatusText(status)
-	}
-	e.Reason = text
+	e.Reason = summarize(status, body)
 	return e
+}
+
+// maxReasonBytes bounds an error text taken from a body: engine reasons
+// are a line or two, and a longer one echoes input that no log needs.
+const maxReasonBytes = 1024
+
+// clip cuts s to maxReasonBytes on a rune boundary, saying how long it was.
+func clip(s string) string {
+	if len(s) <= maxReasonBytes {
+		return s
+	}
+	cut := maxReasonBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s...(%d bytes)", s[:cut], len(s))
+}
+
+// summaryBytes bounds the text a summary quotes from a body that is not
+// an engine's.
+const summaryBytes = 160
+
+var (
+	htmlTitle = regexp.MustCompile(`(?is)<title[^>]*>(.*?)</title>`)
+	htmlH1    = regexp.MustCompile(`(?is)<h1[^>]*>(.*?)</h1>`)
+	htmlTag   = regexp.MustCompile(`(?s)<[^>]*>`)
+	spaces    = regexp.MustCompile(`\s+`)
+)
+
+// summarize describes a body that is not an engine or AWS error in one
+// short line: a proxy's or load balancer's HTML page by its title or
+// heading, plain text by its first line, anything else by its kind and
+// size. The raw body never reaches a message or a log line.
+func summarize(status int, body []byte) string {
+	n := len(body)
+	switch {
+	case n == 0:
+		return http.StatusText(status) + " (empty body)"
+	case !utf8.Valid(body):
+		return fmt.Sprintf("%s (a binary body of %d bytes, not an engine answer)", http.StatusText(status), n)
+	case body[0] == '<' || bytes.Contains(bytes.ToLower(body[:min(n, 512)]), []byte("<html")):
+		text := ""
+		for _, re := range []*regexp.Regexp{htmlTitle, htmlH1} {
+			if m := re.FindSubmatch(body); m != nil {
+				text = oneLine(htmlTag.ReplaceAllString(string(m[1]), " "))
+				if text != "" {
+					break
+				}
+			}
+		}
+		if text == "" {
+			text = oneLine(htmlTag.ReplaceAllString(string(body), " "))
+		}
+		if text == "" {
+			return fmt.Sprintf("%s (an HTML page of %d bytes from a proxy or load balancer, not the engine)", http.StatusText(status), n)
+		}
+		return fmt.Sprintf("%s (an HTML page of %d bytes from a proxy or load balancer, not the engine)", text, n)
+	case body[0] == '{' || body[0] == '[' || body[0] == '"':
+		return fmt.Sprintf("%s (a JSON body of %d bytes without an engine error)", http.StatusText(status), n)
+	}
+	line, _, more := strings.Cut(string(body), "\n")
+	text := oneLine(line)
+	if more || len(text) < len(line) || n > len(text) {
+		return fmt.Sprintf("%s (a text body of %d bytes, not an engine answer)", text, n)
+	}
+	return text
+}
+
+// oneLine collapses whitespace and control characters and cuts the text to
+// summaryBytes.
+func oneLine(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(spaces.ReplaceAllString(s, " "))
+	if len(s) > summaryBytes {
+		cut := summaryBytes
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
+	}
+	return s
 }
 
 // causedBy is one link of an engine error's caused_by chain.

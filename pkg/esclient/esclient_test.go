@@ -160,14 +160,70 @@ func TestParseErrorShapes(t *testing.T) {
 		{"engine string error", `{"error":"Incorrect HTTP method","status":405}`, 405, SourceEngine, "", "Incorrect HTTP method", ""},
 		{"iam", `{"Message":"User: x is not authorized"}`, 403, SourceIAM, "", "User: x is not authorized", ""},
 		{"sigv4", `{"message":"Signature expired"}`, 403, SourceSignature, "", "Signature expired", ""},
-		{"html 504", `<html><body><h1>504 Gateway Time-out</h1></body></html>`, 504, SourceHTTP, "", "<html><body><h1>504 Gateway Time-out</h1></body></html>", ""},
-		{"empty", ``, 502, SourceHTTP, "", "Bad Gateway", ""},
+		{"html 504", `<html><body><h1>504 Gateway Time-out</h1></body></html>`, 504, SourceHTTP, "", "504 Gateway Time-out (an HTML page of 55 bytes from a proxy or load balancer, not the engine)", ""},
+		{"empty", ``, 502, SourceHTTP, "", "Bad Gateway (empty body)", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			e := ParseError("GET", "/x", tc.status, []byte(tc.body))
 			if e.Status != tc.status || e.Source != tc.src || e.Type != tc.typ || e.Reason != tc.reason || e.RootCause != tc.root {
 				t.Fatalf("got %+v", e)
+			}
+		})
+	}
+}
+
+// Bodies that are not an engine's or AWS's error never reach a message
+// raw: a proxy's page is named by its title or heading, text by its first
+// line, anything else by kind and size; engine texts are cut, and an
+// engine error's root cause is kept when no caused_by explains it.
+func TestParseErrorNeverShowsRawBodies(t *testing.T) {
+	long := strings.Repeat("x", 5000)
+	cases := []struct {
+		name, body string
+		status     int
+		src        Source
+		want       []string
+		wantNot    []string
+	}{
+		{name: "html with title", status: 502, body: "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title><style>body{color:red}</style></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>",
+			src: SourceHTTP, want: []string{"502 Bad Gateway", "HTML page", "not the engine"}, wantNot: []string{"<", "color:red", "nginx"}},
+		{name: "html without title or heading", status: 503, body: "<html><body><p>Service   is\n down</p></body></html>",
+			src: SourceHTTP, want: []string{"Service is down", "HTML page"}, wantNot: []string{"<p>"}},
+		{name: "huge html", status: 504, body: "<html><body>" + long + "</body></html>",
+			src: SourceHTTP, want: []string{"HTML page of 5026 bytes", "..."}, wantNot: []string{long[:200]}},
+		{name: "plain text", status: 503, body: "upstream connect error or disconnect/reset before headers. reset reason: connection termination\nsecond line",
+			src: SourceHTTP, want: []string{"upstream connect error", "a text body of"}, wantNot: []string{"second line"}},
+		{name: "short plain text", status: 429, body: "Too Many Requests", src: SourceHTTP, want: []string{"Too Many Requests"}},
+		{name: "unknown json", status: 500, body: `{"foo":{"bar":"` + long + `"}}`, src: SourceHTTP, want: []string{"Internal Server Error", "JSON body of 5018 bytes without an engine error"}, wantNot: []string{"foo", "xxxx"}},
+		{name: "json array", status: 500, body: `[1,2,3]`, src: SourceHTTP, want: []string{"JSON body of 7 bytes"}},
+		{name: "binary", status: 502, body: "\xff\xfe\x00\x01", src: SourceHTTP, want: []string{"binary body of 4 bytes"}},
+		{name: "error null", status: 500, body: `{"error":null,"status":500}`, src: SourceHTTP, want: []string{"JSON body"}},
+		{name: "error a number", status: 500, body: `{"error":42,"status":500}`, src: SourceEngine, want: []string{"an engine error without type or reason"}},
+		{name: "empty IAM message", status: 403, body: `{"Message":""}`, src: SourceHTTP, want: []string{"Forbidden", "JSON body"}},
+		{name: "long engine reason", status: 400, body: `{"error":{"type":"x_exception","reason":"` + long + `"},"status":400}`, src: SourceEngine, want: []string{"x_exception", "...(5000 bytes)"}},
+		{name: "root cause kept", status: 500, body: `{"error":{"root_cause":[{"type":"repository_exception","reason":"[r] location [/x] doesn't match any of the locations specified by path.repo"}],"type":"repository_exception","reason":"[r] failed to create repository"},"status":500}`,
+			src: SourceEngine, want: []string{"failed to create repository", "caused by: [r] location [/x] doesn't match", "fix: add the directory", "use type s3"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := ParseError("GET", "/x", tc.status, []byte(tc.body))
+			msg := e.Error()
+			if e.Source != tc.src {
+				t.Errorf("source %s, want %s", e.Source, tc.src)
+			}
+			if len(msg) > 1500 {
+				t.Errorf("message is %d bytes", len(msg))
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("message lacks %q: %s", w, msg)
+				}
+			}
+			for _, w := range tc.wantNot {
+				if strings.Contains(msg, w) {
+					t.Errorf("message shows %q: %s", w, msg)
+				}
 			}
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -155,7 +156,7 @@ func (d deadline) RoundTrip(req *http.Request) (*http.Response, error) {
 	if dl, ok := req.Context().Deadline(); ok {
 		left := dl.Sub(d.now()) - d.margin
 		if left <= 0 {
-			return nil, fmt.Errorf("%s %s: %w: no time left before the function deadline", req.Method, req.URL.Path, context.DeadlineExceeded)
+			return nil, fmt.Errorf("%s %s: %w: %w: no time left before the function deadline", req.Method, req.URL.Path, ErrNotSent, context.DeadlineExceeded)
 		}
 		if long {
 			left = leaveReserve(left, d.reserve)
@@ -163,6 +164,9 @@ func (d deadline) RoundTrip(req *http.Request) (*http.Response, error) {
 		if limit <= 0 || left < limit {
 			limit = left
 		}
+	}
+	if n, ok := req.Context().Value(attemptsKey{}).(*atomic.Int32); ok {
+		n.Add(1) // this attempt goes out
 	}
 	if limit <= 0 {
 		return d.next.RoundTrip(req)
@@ -207,6 +211,19 @@ type longKey struct{}
 // bounds it, so a request that checks its outcome can follow.
 func WithLongRequest(ctx context.Context) context.Context {
 	return context.WithValue(ctx, longKey{}, true)
+}
+
+type attemptsKey struct{}
+
+// WithAttemptCount makes the transport count the attempts it sends for
+// requests made with the returned context (its own repeats included, an
+// attempt refused for lack of time not), so that a message can say
+// truthfully how often a request was tried. The client's one-time product
+// check (GET /) runs with the context of the first request and counts too
+// when that request carries the counter.
+func WithAttemptCount(ctx context.Context) (context.Context, *atomic.Int32) {
+	n := new(atomic.Int32)
+	return context.WithValue(ctx, attemptsKey{}, n), n
 }
 
 type idempotentKey struct{}

@@ -119,7 +119,10 @@ func Classify(err error) error {
 		return &ValidationError{d}
 	case errors.Is(err, snapshot.ErrNotRestorable):
 		return &SnapshotFailedError{d}
-	case errors.Is(err, snapshot.ErrOutcomeUnknown), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, snapshot.ErrOutcomeUnknown), errors.Is(err, snapshot.ErrVerifyNotRun),
+		errors.Is(err, esclient.ErrNotSent), errors.Is(err, context.DeadlineExceeded):
+		// Transient: nothing ran (not sent), or what ran was checked, or a
+		// verification got no answer; every rerun is safe.
 		return &EngineUnavailableError{d}
 	}
 	var ae *esclient.APIError

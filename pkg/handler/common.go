@@ -10,8 +10,9 @@ import (
 	"github.com/essnap/essnap/pkg/config"
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/failure"
+	"github.com/essnap/essnap/pkg/metadata"
 	"github.com/essnap/essnap/pkg/metrics"
-	"github.com/essnap/essnap/pkg/retention"
+	"github.com/essnap/essnap/pkg/model"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
 
@@ -37,20 +38,25 @@ type Operations interface {
 	EngineVersion(ctx context.Context) (snapshot.Version, error)
 	RegisterRepository(ctx context.Context, spec snapshot.RepositorySpec) (snapshot.RegisterResult, error)
 	CreateSnapshot(ctx context.Context, repo, name string, opt snapshot.CreateOptions) (snapshot.CreateResult, error)
-	GetSnapshot(ctx context.Context, repo, name string) (snapshot.Info, error)
+	GetSnapshot(ctx context.Context, repo, name string) (model.Snapshot, error)
 	Status(ctx context.Context, repo, name string) (snapshot.Progress, error)
-	ListSnapshots(ctx context.Context, repo string, verbose bool) ([]snapshot.Info, error)
+	// ListSnapshots is the narrowed listing (model.ListingPaths plus these metadata keys).
+	ListSnapshots(ctx context.Context, repo string, metadataKeys ...string) ([]model.Snapshot, error)
 	DeleteSnapshots(ctx context.Context, repo string, names []string) error
 	Restore(ctx context.Context, repo, name string, opt snapshot.RestoreOptions) (snapshot.RestoreResult, error)
 	RestoreStatus(ctx context.Context, targets []string) (snapshot.RestoreProgress, error)
 	Indices(ctx context.Context, pattern string) (map[string]snapshot.IndexState, error)
-	ListForRetention(ctx context.Context, repo string) ([]retention.Snapshot, error)
 
 	// Migration reads (pre-flight and verify).
 	Disk(ctx context.Context) ([]snapshot.NodeDisk, error)
 	Count(ctx context.Context, index string) (int64, error)
 	DocIDs(ctx context.Context, index string, visit func(ids []string) error) error
 	CreatedVersions(ctx context.Context, names []string) (map[string]int64, error)
+	// Metadata migration (migrate-metadata and the pre-flight's diff).
+	MetadataItems(ctx context.Context) ([]metadata.Item, error)
+	PutMetadata(ctx context.Context, kind metadata.Kind, name string, body map[string]any) error
+	IngestProcessors(ctx context.Context) (map[string]bool, error)
+	FlatSettings(ctx context.Context, names []string) (map[string]map[string]string, error)
 	// TakenNames are the index and alias names a restore must not create.
 	TakenNames(ctx context.Context) (taken map[string]string, aliases map[string][]string, err error)
 }

@@ -3,6 +3,8 @@ package handler_test
 import (
 	"context"
 	"github.com/essnap/essnap/internal/golden"
+	"github.com/essnap/essnap/pkg/metadata"
+	"github.com/essnap/essnap/pkg/model"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -13,7 +15,6 @@ import (
 	"time"
 
 	"github.com/essnap/essnap/pkg/handler"
-	"github.com/essnap/essnap/pkg/retention"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
 
@@ -53,8 +54,8 @@ type fakeOps struct {
 	restore       func(repo, name string, opt snapshot.RestoreOptions) (snapshot.RestoreResult, error)
 	restoreStatus func(targets []string) (snapshot.RestoreProgress, error)
 
-	// listing answers ListForRetention.
-	listing []retention.Snapshot
+	// listing answers ListSnapshots.
+	listing []model.Snapshot
 }
 
 var _ handler.Operations = (*fakeOps)(nil)
@@ -73,6 +74,14 @@ func (f *fakeOps) TakenNames(ctx context.Context) (map[string]string, map[string
 		taken[n] = s.Status
 	}
 	return taken, map[string][]string{}, err
+}
+func (f *fakeOps) MetadataItems(context.Context) ([]metadata.Item, error) { return nil, nil }
+func (f *fakeOps) PutMetadata(context.Context, metadata.Kind, string, map[string]any) error {
+	return nil
+}
+func (f *fakeOps) IngestProcessors(context.Context) (map[string]bool, error) { return nil, nil }
+func (f *fakeOps) FlatSettings(context.Context, []string) (map[string]map[string]string, error) {
+	return nil, nil
 }
 func (f *fakeOps) CreatedVersions(_ context.Context, names []string) (map[string]int64, error) {
 	out := map[string]int64{}
@@ -101,11 +110,6 @@ func (f *fakeOps) recorded(op string) []call {
 	return out
 }
 
-func (f *fakeOps) ListForRetention(_ context.Context, repo string) ([]retention.Snapshot, error) {
-	f.record(call{Op: "ListForRetention", Repo: repo})
-	return f.listing, nil
-}
-
 func (f *fakeOps) EngineVersion(context.Context) (snapshot.Version, error) {
 	f.record(call{Op: "EngineVersion"})
 	return snapshot.Version{Distribution: "opensearch", Number: "2.11.0"}, nil
@@ -124,12 +128,12 @@ func (f *fakeOps) CreateSnapshot(_ context.Context, repo, name string, opt snaps
 	if f.create != nil {
 		return f.create(repo, name, opt)
 	}
-	return snapshot.CreateResult{Info: snapshot.Info{Snapshot: name, State: snapshot.StateInProgress}}, nil
+	return snapshot.CreateResult{Snapshot: model.Snapshot{Name: name, State: snapshot.StateInProgress}}, nil
 }
 
-func (f *fakeOps) GetSnapshot(_ context.Context, repo, name string) (snapshot.Info, error) {
+func (f *fakeOps) GetSnapshot(_ context.Context, repo, name string) (model.Snapshot, error) {
 	f.record(call{Op: "GetSnapshot", Repo: repo, Name: name})
-	return snapshot.Info{Snapshot: name, State: snapshot.StateSuccess, Indices: f.snapshotIndices}, nil
+	return model.Snapshot{Name: name, State: snapshot.StateSuccess, Indices: f.snapshotIndices}, nil
 }
 
 func (f *fakeOps) Status(_ context.Context, repo, name string) (snapshot.Progress, error) {
@@ -137,12 +141,12 @@ func (f *fakeOps) Status(_ context.Context, repo, name string) (snapshot.Progres
 	if f.status != nil {
 		return f.status(repo, name)
 	}
-	return snapshot.Progress{Info: snapshot.Info{Snapshot: name, State: snapshot.StateSuccess}}, nil
+	return snapshot.Progress{Snapshot: model.Snapshot{Name: name, State: snapshot.StateSuccess}}, nil
 }
 
-func (f *fakeOps) ListSnapshots(_ context.Context, repo string, verbose bool) ([]snapshot.Info, error) {
-	f.record(call{Op: "ListSnapshots", Repo: repo, Verbose: verbose})
-	return []snapshot.Info{{Snapshot: "nightly-2026.11.24", State: snapshot.StateSuccess, Indices: f.snapshotIndices}}, nil
+func (f *fakeOps) ListSnapshots(_ context.Context, repo string, _ ...string) ([]model.Snapshot, error) {
+	f.record(call{Op: "ListSnapshots", Repo: repo})
+	return f.listing, nil
 }
 
 func (f *fakeOps) DeleteSnapshots(_ context.Context, repo string, names []string) error {

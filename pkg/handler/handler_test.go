@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/essnap/essnap/pkg/model"
 	"maps"
 	"reflect"
 	"strings"
@@ -220,6 +221,7 @@ func TestEventOverridesEnvironment(t *testing.T) {
 	const otherEndpoint = "https://search-other-xyz.us-east-2.es.amazonaws.com"
 	t.Run("environment alone", func(t *testing.T) {
 		h := newHarness(t, env)
+		h.ops.existing["env-a"], h.ops.existing["env-b"] = "open", "open"
 		if err := invokeTake(h, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -233,6 +235,7 @@ func TestEventOverridesEnvironment(t *testing.T) {
 	})
 	t.Run("take-snapshot", func(t *testing.T) {
 		h := newHarness(t, env)
+		h.ops.existing["ev-c"] = "open"
 		raw := `{"endpoint":"` + otherEndpoint + `","region":"us-east-2","repository":"ev-repo","snapshot":"ev-{now/d}","indices":["ev-c"],"ignore_unavailable":false,"include_global_state":true,"partial":true,"wait_for_completion":true}`
 		if err := invokeTake(h, json.RawMessage(raw)); err != nil {
 			t.Fatal(err)
@@ -803,19 +806,19 @@ func TestTakeSnapshotOutcomes(t *testing.T) {
 	}{
 		{
 			name:   "in progress",
-			result: snapshot.CreateResult{Info: snapshot.Info{Snapshot: "nightly-2026.11.24", State: snapshot.StateInProgress}},
+			result: snapshot.CreateResult{Snapshot: model.Snapshot{Name: "nightly-2026.11.24", State: snapshot.StateInProgress}},
 			state:  snapshot.StateInProgress,
 		},
 		{
 			name:   "already exists",
-			result: snapshot.CreateResult{Info: snapshot.Info{Snapshot: "nightly-2026.11.24", State: snapshot.StateSuccess, Indices: []string{"logs-2026.11.23"}}, Existing: true},
+			result: snapshot.CreateResult{Snapshot: model.Snapshot{Name: "nightly-2026.11.24", State: snapshot.StateSuccess, Indices: []string{"logs-2026.11.23"}}, Existing: true},
 			state:  snapshot.StateSuccess,
 		},
 		{
 			name: "partial",
-			result: snapshot.CreateResult{Info: withShards(snapshot.Info{
-				Snapshot: "nightly-2026.11.24", State: snapshot.StatePartial,
-				Failures: []snapshot.ShardFailure{{Index: "logs-red", ShardID: 0, Reason: "primary shard is not allocated", Status: "INTERNAL_SERVER_ERROR"}},
+			result: snapshot.CreateResult{Snapshot: withShards(model.Snapshot{
+				Name: "nightly-2026.11.24", State: snapshot.StatePartial,
+				Failures: []model.ShardFailure{{Index: "logs-red", ShardID: 0, Reason: "primary shard is not allocated", Status: "INTERNAL_SERVER_ERROR"}},
 			}, 5, 1)},
 			errType: "SnapshotFailedError",
 			errHas:  []string{"essnap/nightly-2026.11.24 ended PARTIAL", "1 of 5 shards failed", "index logs-red shard 0: primary shard is not allocated"},
@@ -823,7 +826,7 @@ func TestTakeSnapshotOutcomes(t *testing.T) {
 		},
 		{
 			name:    "failed",
-			result:  snapshot.CreateResult{Info: snapshot.Info{Snapshot: "nightly-2026.11.24", State: snapshot.StateFailed}},
+			result:  snapshot.CreateResult{Snapshot: model.Snapshot{Name: "nightly-2026.11.24", State: snapshot.StateFailed}},
 			errType: "SnapshotFailedError",
 			errHas:  []string{"ended FAILED"},
 			state:   snapshot.StateFailed,
@@ -884,7 +887,7 @@ func TestTakeSnapshotOutcomes(t *testing.T) {
 }
 
 // withShards sets a snapshot's shard counts.
-func withShards(i snapshot.Info, total, failed int) snapshot.Info {
+func withShards(i model.Snapshot, total, failed int) model.Snapshot {
 	i.Shards.Total, i.Shards.Failed, i.Shards.Successful = total, failed, total-failed
 	return i
 }
@@ -892,9 +895,9 @@ func withShards(i snapshot.Info, total, failed int) snapshot.Info {
 func TestCheckProgress(t *testing.T) {
 	progress := func(state string) func(string, string) (snapshot.Progress, error) {
 		return func(_, name string) (snapshot.Progress, error) {
-			p := snapshot.Progress{Info: snapshot.Info{Snapshot: name, State: state}, TotalBytes: 100, ProcessedBytes: 40, ShardsDone: 2, ShardsTotal: 5}
+			p := snapshot.Progress{Snapshot: model.Snapshot{Name: name, State: state}, TotalBytes: 100, ProcessedBytes: 40, ShardsDone: 2, ShardsTotal: 5}
 			if state == snapshot.StateFailed || state == snapshot.StatePartial {
-				p.Failures = []snapshot.ShardFailure{{Index: "logs-red", ShardID: 3, Reason: "IndexShardSnapshotFailedException[aborted]"}}
+				p.Failures = []model.ShardFailure{{Index: "logs-red", ShardID: 3, Reason: "IndexShardSnapshotFailedException[aborted]"}}
 			}
 			return p, nil
 		}
@@ -991,10 +994,10 @@ func TestGolden(t *testing.T) {
 	t.Run("take-snapshot", func(t *testing.T) {
 		h := newHarness(t, baseEnv())
 		h.ops.create = func(repo, name string, opt snapshot.CreateOptions) (snapshot.CreateResult, error) {
-			return snapshot.CreateResult{Info: withShards(snapshot.Info{
-				Snapshot: name, UUID: "dKb54xw6T6KZ3Hc0hVd6Uw", State: snapshot.StateSuccess, Version: "2.11.0",
-				Indices:         []string{"logs-2026.11.23", "logs-2026.11.24"},
-				StartTimeMillis: fixedNow.Add(2 * time.Second).UnixMilli(), EndTimeMillis: fixedNow.Add(95 * time.Second).UnixMilli(),
+			return snapshot.CreateResult{Snapshot: withShards(model.Snapshot{
+				Name: name, UUID: "dKb54xw6T6KZ3Hc0hVd6Uw", State: snapshot.StateSuccess, Version: "2.11.0",
+				Indices: []string{"logs-2026.11.23", "logs-2026.11.24"},
+				Start:   fixedNow.Add(2 * time.Second), End: fixedNow.Add(95 * time.Second),
 				Metadata: opt.Metadata,
 			}, 10, 0)}, nil
 		}

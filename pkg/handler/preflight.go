@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/essnap/essnap/pkg/config"
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/migrate"
@@ -53,15 +54,15 @@ func (c PreflightConfig) Validate() error {
 		p.add("strategy %q is unknown; use push (shippers switched first, restore renamed) or pull (restore first, then switch the poller)", c.Strategy)
 	}
 	for i, ix := range c.Indices {
-		if ix == "" {
-			p.add("indices[%d] is empty; remove it or give a pattern such as logs-*", i)
+		if err := snapshot.ValidateIndexPattern(fmt.Sprintf("indices[%d]", i), ix); err != nil {
+			p.add("%v", err)
 		}
 	}
 	if c.DiskHeadroom < 0 || c.DiskHeadroom >= 1 {
 		p.add("disk_headroom %v must be a fraction in [0, 1), e.g. 0.15", c.DiskHeadroom)
 	}
 	if err := snapshot.ValidateName("snapshot_prefix", migrate.SnapshotName(c.SnapshotPrefix, time.Unix(0, 0))); err != nil || strings.ContainsAny(c.SnapshotPrefix, "{}<>") {
-		p.add("snapshot_prefix %q does not make a valid snapshot name (lowercase, no spaces or , # \\ / * ? \" < > | { })", c.SnapshotPrefix)
+		p.add("snapshot_prefix %q does not make a valid snapshot name (lowercase, no spaces, control characters or , # \\ / * ? \" < > | { })", config.Short(c.SnapshotPrefix))
 	}
 	if len(p) > 0 {
 		return failure.Validation("preflight", p)
@@ -103,10 +104,13 @@ type PreflightResult struct {
 	// Compatibility is each source index's created version and verdict
 	// (snapshot, reindex or refused) against the target.
 	Compatibility []migrate.IndexCompat `json:"compatibility"`
-	SourceDocs    int64                 `json:"source_docs"`
-	SourceBytes   int64                 `json:"source_bytes"`
-	Disk          migrate.DiskCheck     `json:"disk"`
-	CheckedAt     string                `json:"checked_at"`
+	// Metadata is the templates-and-pipelines diff (migrate-metadata's
+	// dry run): what the target still lacks before the cut-over.
+	Metadata    *MetadataResult   `json:"metadata,omitempty"`
+	SourceDocs  int64             `json:"source_docs"`
+	SourceBytes int64             `json:"source_bytes"`
+	Disk        migrate.DiskCheck `json:"disk"`
+	CheckedAt   string            `json:"checked_at"`
 }
 
 // Preflight is the migration's pre-flight handler: it reads both domains
@@ -202,6 +206,13 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 		res.SourceBytes += srcIdx[n].Bytes
 	}
 
+	md, err := planMetadata(ctx, src, tgt, res.SourceIndices, nil, false)
+	if err != nil {
+		return res, h.fail(ctx, "preflight", fmt.Errorf("metadata: %w", err))
+	}
+	md.DryRun = true
+	res.Metadata = &md
+
 	disk, err := tgt.Disk(ctx)
 	if err != nil {
 		return res, h.fail(ctx, "preflight", fmt.Errorf("target: %w", err))
@@ -215,7 +226,7 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 		return res, h.fail(ctx, "preflight", failure.InsufficientStorage("preflight: "+err.Error()))
 	}
 	h.Log.InfoContext(ctx, "preflight passed", "strategy", res.Strategy, "source", res.SourceEngine.String(), "target", res.TargetEngine.String(),
-		"indices", len(res.Indices), "source_docs", res.SourceDocs, "source_bytes", res.SourceBytes, "snapshot", res.Snapshot)
+		"indices", len(res.Indices), "source_docs", res.SourceDocs, "source_bytes", res.SourceBytes, "snapshot", res.Snapshot, "metadata_warnings", len(md.Warnings))
 	return res, nil
 }
 

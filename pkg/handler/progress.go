@@ -3,6 +3,7 @@ package handler
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
 	"github.com/essnap/essnap/pkg/config"
 	"github.com/essnap/essnap/pkg/failure"
@@ -40,7 +41,15 @@ func (c ProgressConfig) Validate() error {
 	case snap && len(c.Indices) > 0:
 		p.add("give snapshot or indices, not both")
 	case snap:
+		if err := snapshot.ValidateRepositoryName("repository", c.Repository); err != nil {
+			p.add("%v", err)
+		}
 		if err := snapshot.ValidateName("snapshot", c.Snapshot); err != nil {
+			p.add("%v", err)
+		}
+	}
+	for i, ix := range c.Indices {
+		if err := snapshot.ValidateIndexPattern(fmt.Sprintf("indices[%d]", i), ix); err != nil {
 			p.add("%v", err)
 		}
 	}
@@ -79,7 +88,7 @@ func (h CheckProgress) Invoke(ctx context.Context, raw json.RawMessage) (Progres
 		}
 		out := ProgressResult{Snapshot: &p, Done: p.State != snapshot.StateInProgress}
 		if p.State == snapshot.StatePartial || p.State == snapshot.StateFailed || p.State == snapshot.StateIncompatible {
-			return out, h.fail(ctx, "check-progress", failure.SnapshotFailed("snapshot "+repo+"/"+p.Snapshot+" ended "+p.State+firstFailure(p.Failures)))
+			return out, h.fail(ctx, "check-progress", failure.SnapshotFailed("snapshot "+repo+"/"+p.Name+" ended "+p.State+firstFailure(p.Failures)))
 		}
 		return out, nil
 	}

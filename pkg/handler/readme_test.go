@@ -67,6 +67,8 @@ func TestReadmeEventTables(t *testing.T) {
 		{"take-snapshot", &SnapshotConfig{}},
 		{"restore", &RestoreConfig{}},
 		{"check-progress", &ProgressConfig{}},
+		{"doctor", &DoctorConfig{}},
+		{"migrate-metadata", &MetadataConfig{}},
 	} {
 		t.Run(fn.section, func(t *testing.T) {
 			doc := tables[fn.section]

@@ -3,11 +3,15 @@ package handler
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode"
 
+	"github.com/essnap/essnap/pkg/config"
 	"github.com/essnap/essnap/pkg/failure"
+	"github.com/essnap/essnap/pkg/setup"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
 
@@ -16,26 +20,53 @@ import (
 // repository.
 type RegisterConfig struct {
 	Domain
-	Repository           string `json:"repository" env:"REPOSITORY"`
-	Type                 string `json:"type" env:"REPOSITORY_TYPE"`
-	Bucket               string `json:"bucket" env:"BUCKET"`
-	BasePath             string `json:"base_path" env:"BASE_PATH"`
-	BucketRegion         string `json:"bucket_region" env:"BUCKET_REGION"`
-	RoleARN              string `json:"role_arn" env:"ROLE_ARN"`
-	Location             string `json:"location" env:"FS_LOCATION"`
-	Readonly             bool   `json:"readonly" env:"REPOSITORY_READONLY"`
-	Verify               bool   `json:"verify"`
-	ServerSideEncryption bool   `json:"server_side_encryption"`
-	Replace              bool   `json:"replace"`
+	RepositoryConfig
+	ServerSideEncryption bool `json:"server_side_encryption"`
+	Replace              bool `json:"replace"`
 	errs                 problems
+}
+
+// RepositoryConfig is where a repository lives and who reaches it: the
+// fields register-repo registers and the doctor checks, declared once.
+type RepositoryConfig struct {
+	Repository   string `json:"repository" env:"REPOSITORY"`
+	Type         string `json:"type" env:"REPOSITORY_TYPE"`
+	Bucket       string `json:"bucket" env:"BUCKET"`
+	BasePath     string `json:"base_path" env:"BASE_PATH"`
+	BucketRegion string `json:"bucket_region" env:"BUCKET_REGION"`
+	RoleARN      string `json:"role_arn" env:"ROLE_ARN"`
+	Location     string `json:"location" env:"FS_LOCATION"`
+	Readonly     bool   `json:"readonly" env:"REPOSITORY_READONLY"`
+	// Verify runs POST _snapshot/<repository>/_verify (after registering;
+	// in the doctor, as a check).
+	Verify bool `json:"verify"`
+	// DomainARN and CheckRole drive the IAM checks (rolecheck.go).
+	DomainARN string `json:"domain_arn" env:"DOMAIN_ARN"`
+	CheckRole bool   `json:"check_role"`
+}
+
+// defaultRepository is the stack's repository before environment and event.
+func defaultRepository() RepositoryConfig {
+	return RepositoryConfig{Repository: "essnap", Type: "s3", Verify: true, CheckRole: true}
+}
+
+// forEndpoint drops the environment's domain_arn when the event names
+// another endpoint without its own: the ARN belongs to the stack's domain,
+// not to the one the event names (a migration's target).
+func (r *RepositoryConfig) forEndpoint(l config.Loaded) {
+	if l.Event["endpoint"] && !l.Event["domain_arn"] {
+		r.DomainARN = ""
+	}
 }
 
 var roleARN = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$`)
 
 // LoadRegisterConfig applies defaults, environment and event, in that order.
 func LoadRegisterConfig(getenv func(string) string, raw []byte) RegisterConfig {
-	c := RegisterConfig{Repository: "essnap", Type: "s3", Verify: true, ServerSideEncryption: true}
-	c.errs, _ = load(&c, getenv, raw)
+	c := RegisterConfig{RepositoryConfig: defaultRepository(), ServerSideEncryption: true}
+	var l config.Loaded
+	c.errs, l = load(&c, getenv, raw)
+	c.forEndpoint(l)
 	return c
 }
 
@@ -46,20 +77,26 @@ func (c RegisterConfig) Validate() error {
 	if err := snapshot.ValidateRepositoryName("repository", c.Repository); err != nil {
 		p.add("%v", err)
 	}
+	boundedText(&p, "bucket", c.Bucket, maxBucketBytes)
+	boundedText(&p, "base_path", c.BasePath, snapshot.MaxLocationBytes)
+	boundedText(&p, "location", c.Location, snapshot.MaxLocationBytes)
+	boundedText(&p, "role_arn", c.RoleARN, maxRoleARNBytes)
+	boundedText(&p, "bucket_region", c.BucketRegion, 64)
+	validateDomainARN(&p, c.DomainARN, c.Domain)
 	switch c.Type {
 	case "s3":
 		if c.Bucket == "" {
 			p.add("bucket is empty; set event field \"bucket\" or ESSNAP_BUCKET to the snapshot bucket's name")
 		} else if strings.Contains(c.Bucket, "/") || strings.HasPrefix(c.Bucket, "s3:") {
-			p.add("bucket %q must be a bucket name only (no s3:// and no path); put the path in base_path", c.Bucket)
+			p.add("bucket %q must be a bucket name only (no s3:// and no path); put the path in base_path", config.Short(c.Bucket))
 		}
 		if c.RoleARN == "" {
 			p.add("role_arn is empty; set event field \"role_arn\" or ESSNAP_ROLE_ARN to the SnapshotRole ARN (the domain assumes it to reach S3)")
-		} else if !roleARN.MatchString(c.RoleARN) {
-			p.add("role_arn %q is not an IAM role ARN; expected arn:aws:iam::123456789012:role/NAME", c.RoleARN)
+		} else if _, err := setup.ParseRoleARN(c.RoleARN); err != nil || !roleARN.MatchString(c.RoleARN) {
+			p.add("role_arn %q is not an IAM role ARN; expected arn:aws:iam::123456789012:role/NAME", config.Short(c.RoleARN))
 		}
 		if strings.HasPrefix(c.BasePath, "/") || strings.HasSuffix(c.BasePath, "/") {
-			p.add("base_path %q must not start or end with '/'; e.g. snapshots/logs-domain", c.BasePath)
+			p.add("base_path %q must not start or end with '/'; e.g. snapshots/logs-domain", config.Short(c.BasePath))
 		}
 		if c.Location != "" {
 			p.add("location is for type fs; for type s3 use bucket and base_path")
@@ -69,15 +106,34 @@ func (c RegisterConfig) Validate() error {
 			p.add("location is empty; type fs needs a directory listed in the engine's path.repo")
 		}
 		if strings.HasPrefix(c.BasePath, "/") || strings.Contains(c.BasePath, "..") {
-			p.add("base_path %q must be relative without '..'", c.BasePath)
+			p.add("base_path %q must be relative without '..'", config.Short(c.BasePath))
 		}
 	default:
-		p.add("type %q is not supported; use s3 (AWS domains) or fs (local engines)", c.Type)
+		p.add("type %q is not supported; use s3 (AWS domains) or fs (local engines)", config.Short(c.Type))
 	}
 	if len(p) > 0 {
 		return failure.Validation("register-repo", p)
 	}
 	return nil
+}
+
+// Limits of register-repo's free-text fields: S3 bucket names have at most
+// 63 bytes, IAM role ARNs at most 2048.
+const (
+	maxBucketBytes  = 63
+	maxRoleARNBytes = 2048
+)
+
+// boundedText refuses a value longer than max bytes or holding control
+// characters, quoting at most a short prefix of it.
+func boundedText(p *problems, field, v string, max int) {
+	if len(v) > max {
+		p.add("%s %q is %d bytes; at most %d are allowed", field, config.Short(v), len(v), max)
+		return
+	}
+	if i := strings.IndexFunc(v, unicode.IsControl); i >= 0 {
+		p.add("%s %q must not contain control characters (byte %d)", field, config.Short(v), i)
+	}
 }
 
 // Spec turns the config into the repository to register.
@@ -109,13 +165,20 @@ func (c RegisterConfig) Spec() snapshot.RepositorySpec {
 }
 
 // RegisterRepo is the register-repo handler.
-type RegisterRepo struct{ Deps }
+type RegisterRepo struct {
+	Deps
+	// IAM runs the role pre-check (check_role) for type s3; nil skips it
+	// with a warning.
+	IAM IAM
+}
 
 // RegisterResult is what register-repo returns.
 type RegisterResult struct {
 	snapshot.RegisterResult
 	Type     string `json:"type"`
 	Readonly bool   `json:"readonly"`
+	// Warnings are the IAM pre-check's warnings (checks it could not run).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Invoke registers the repository described by env and event.
@@ -123,6 +186,10 @@ func (h RegisterRepo) Invoke(ctx context.Context, raw json.RawMessage) (Register
 	c := LoadRegisterConfig(h.Getenv, raw)
 	if err := c.Validate(); err != nil {
 		return RegisterResult{}, err
+	}
+	warnings, err := h.preCheck(ctx, c)
+	if err != nil {
+		return RegisterResult{}, h.fail(ctx, "register-repo", err)
 	}
 	ops, err := h.connect(ctx, c.Domain)
 	if err != nil {
@@ -133,8 +200,32 @@ func (h RegisterRepo) Invoke(ctx context.Context, raw json.RawMessage) (Register
 		return RegisterResult{}, h.fail(ctx, "register-repo", err)
 	}
 	if c.Spec().Verify && !res.Verified {
-		return RegisterResult{}, h.fail(ctx, "register-repo", fmt.Errorf("repository %s is registered but verification failed twice: %s; check the SnapshotRole's S3 permissions and the bucket policy, then run again", res.Repository, res.VerifyError))
+		return RegisterResult{}, h.fail(ctx, "register-repo", verifyFailed(c, res))
 	}
 	h.Log.InfoContext(ctx, "repository registered", "repository", res.Repository, "status", res.Status, "verified", res.Verified, "verify_error", res.VerifyError)
-	return RegisterResult{RegisterResult: res, Type: c.Type, Readonly: c.Readonly}, nil
+	return RegisterResult{RegisterResult: res, Type: c.Type, Readonly: c.Readonly, Warnings: warnings}, nil
+}
+
+// verifyFailed words a verification the engine ran and refused: how often
+// it was tried (as the transport counted it), what the engine said, and
+// the fix for this repository type. A verification that got no answer at
+// all never comes here: RegisterRepository returns it as
+// snapshot.ErrVerifyNotRun (EngineUnavailableError), which blames nothing.
+func verifyFailed(c RegisterConfig, res snapshot.RegisterResult) error {
+	tries := "verification failed"
+	switch n := res.VerifyAttempts; {
+	case n == 1:
+		tries = "verification failed (1 attempt)"
+	case n > 1:
+		tries = fmt.Sprintf("verification failed (%d attempts)", n)
+	}
+	fix := "check that the location exists on every node and the engine may write there (a shared file system when there are several nodes), then run again"
+	if c.Type == "s3" {
+		fix = "check the SnapshotRole's S3 permissions (s3:ListBucket on the bucket; s3:GetObject, s3:PutObject, s3:DeleteObject on the base_path) and the bucket policy, then run again"
+	}
+	cause := res.VerifyCause
+	if cause == nil {
+		cause = errors.New(res.VerifyError)
+	}
+	return fmt.Errorf("repository %s is registered (%s) but %s; %s; the engine said: %w", res.Repository, res.Status, tries, fix, cause)
 }

@@ -72,8 +72,8 @@ func (c RestoreConfig) Validate() (*snapshot.Renamer, error) {
 		}
 	}
 	for i, ix := range c.Indices {
-		if ix == "" {
-			p.add("indices[%d] is empty; remove it or give a pattern such as logs-*", i)
+		if err := snapshot.ValidateIndexPattern(fmt.Sprintf("indices[%d]", i), ix); err != nil {
+			p.add("%v", err)
 		}
 	}
 	rn, err := c.Rename.Compile()
@@ -82,7 +82,7 @@ func (c RestoreConfig) Validate() (*snapshot.Renamer, error) {
 	}
 	for k := range c.IndexSettings {
 		if len(k) < 6 || k[:6] != "index." {
-			p.add("index_settings key %q must be a full index setting name such as index.number_of_replicas", k)
+			p.add("index_settings key %q must be a full index setting name such as index.number_of_replicas", config.Short(k))
 		}
 	}
 	if c.IncludeGlobalState && c.IncludeSystemIndices {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/essnap/essnap/pkg/failure"
+	"github.com/essnap/essnap/pkg/model"
 	"github.com/essnap/essnap/pkg/retention"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
@@ -67,23 +68,13 @@ type RetentionResult struct {
 	Requests int                 `json:"requests"`
 }
 
-// newest returns the newest snapshot created by the policy, of any state
-// when states is empty, else of one of states.
-func newest(p retention.Policy, snaps []retention.Snapshot, states ...string) (retention.Snapshot, bool) {
-	var best retention.Snapshot
-	found := false
-	for _, s := range snaps {
-		if !strings.HasPrefix(s.Name, p.Prefix) || s.Metadata[retention.PolicyMetadataKey] != p.PolicyID {
-			continue
-		}
-		if len(states) > 0 && !slices.Contains(states, s.State) {
-			continue
-		}
-		if !found || s.Start.After(best.Start) {
-			best, found = s, true
-		}
+// ours keeps the snapshots the policy created (name prefix and policy
+// metadata), optionally only in the given states, for model.Newest.
+func ours(p retention.Policy, states ...string) func(model.Snapshot) bool {
+	return func(s model.Snapshot) bool {
+		return strings.HasPrefix(s.Name, p.Prefix) && s.Metadata[model.PolicyMetadataKey] == p.PolicyID &&
+			(len(states) == 0 || slices.Contains(states, s.State))
 	}
-	return best, found
 }
 
 // applyRetention lists the repository once, refuses to delete while the
@@ -91,26 +82,31 @@ func newest(p retention.Policy, snaps []retention.Snapshot, states ...string) (r
 // batched multi-name requests: 1 list + ceil(deletions/batch) requests.
 func (h TakeSnapshot) applyRetention(ctx context.Context, ops Operations, repo string, rc RetentionConfig, now time.Time, dryRun bool) (RetentionResult, error) {
 	res := RetentionResult{PolicyID: rc.PolicyID, DryRun: dryRun, Deleted: []RetentionDecision{}}
-	snaps, err := ops.ListForRetention(ctx, repo)
+	snaps, err := ops.ListSnapshots(ctx, repo, model.PolicyMetadataKey, rc.PinKeyOrDefault())
 	res.Requests++
 	if err != nil {
 		return res, fmt.Errorf("retention on %s: %w", repo, err)
 	}
-	if last, ok := newest(rc.Policy, snaps); ok {
-		switch last.State {
-		case snapshot.StateInProgress:
+	// The guard looks at every snapshot sharing the newest start time:
+	// Elasticsearch 7.10 gives back-to-back snapshots the same start.
+	// Running first, then failed, then empty: the worst one decides.
+	tied := model.NewestTied(snaps, ours(rc.Policy))
+	for _, last := range tied {
+		if last.State == snapshot.StateInProgress {
 			return res, &failure.ConcurrentSnapshotError{Detail: &failure.Detail{Message: fmt.Sprintf("retention on %s waits: the policy's newest snapshot %s is still running; retry after it finishes", repo, last.Name)}}
-		case snapshot.StateSuccess:
-			if len(last.Indices) == 0 {
-				h.publish(repo, map[string]float64{"SnapshotFailed": 1})
-				return res, failure.SnapshotFailed(fmt.Sprintf("retention on %s not applied: the policy's newest snapshot %s holds no index (its patterns matched nothing)", repo, last.Name))
-			}
-		case snapshot.StatePartial, snapshot.StateFailed:
-			h.publish(repo, map[string]float64{"SnapshotFailed": 1})
-			return res, failure.SnapshotFailed(fmt.Sprintf("retention on %s not applied: the policy's newest snapshot %s is %s; fix the cause and take a successful snapshot first", repo, last.Name, last.State))
 		}
 	}
-	if last, ok := newest(rc.Policy, snaps, snapshot.StateSuccess); ok {
+	for _, last := range tied {
+		switch {
+		case last.State == snapshot.StatePartial || last.State == snapshot.StateFailed:
+			h.publish(repo, map[string]float64{"SnapshotFailed": 1})
+			return res, failure.SnapshotFailed(fmt.Sprintf("retention on %s not applied: the policy's newest snapshot %s is %s; fix the cause and take a successful snapshot first", repo, last.Name, last.State))
+		case last.State == snapshot.StateSuccess && last.Empty():
+			h.publish(repo, map[string]float64{"SnapshotFailed": 1})
+			return res, failure.SnapshotFailed(fmt.Sprintf("retention on %s not applied: the policy's newest snapshot %s holds no index (its patterns matched nothing)", repo, last.Name))
+		}
+	}
+	if last, ok := model.Newest(snaps, ours(rc.Policy, model.StateSuccess)); ok {
 		age := now.Sub(last.Start)
 		vals := map[string]float64{"LastSuccessAgeSeconds": age.Seconds()}
 		if age < 24*time.Hour {

@@ -3,12 +3,12 @@ package handler_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/essnap/essnap/pkg/model"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/essnap/essnap/pkg/handler"
-	"github.com/essnap/essnap/pkg/retention"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
 
@@ -39,25 +39,25 @@ func (p *published) sum(name string) (float64, bool) {
 
 // nightlies makes n daily SUCCESS snapshots of policy "nightly", newest last,
 // ending at end, plus two foreign ones that retention must never touch.
-func nightlies(n int, end time.Time, newestState string) []retention.Snapshot {
-	var out []retention.Snapshot
+func nightlies(n int, end time.Time, newestState string) []model.Snapshot {
+	var out []model.Snapshot
 	for i := n - 1; i >= 0; i-- {
 		day := end.AddDate(0, 0, -i)
 		st := snapshot.StateSuccess
 		if i == 0 {
 			st = newestState
 		}
-		out = append(out, retention.Snapshot{Name: "nightly-" + day.Format("2006.01.02"), State: st, Start: day,
+		out = append(out, model.Snapshot{Name: "nightly-" + day.Format("2006.01.02"), State: st, Start: day,
 			Indices: []string{"logs-" + day.Format("2006.01.02")}, Metadata: map[string]any{"essnap_policy": "nightly"}})
 	}
 	out = append(out,
-		retention.Snapshot{Name: "cs-automated-x", State: snapshot.StateSuccess, Start: end.AddDate(-1, 0, 0)},
-		retention.Snapshot{Name: "nightly-handmade", State: snapshot.StateSuccess, Start: end.AddDate(-1, 0, 0)},
+		model.Snapshot{Name: "cs-automated-x", State: snapshot.StateSuccess, Start: end.AddDate(-1, 0, 0)},
+		model.Snapshot{Name: "nightly-handmade", State: snapshot.StateSuccess, Start: end.AddDate(-1, 0, 0)},
 	)
 	return out
 }
 
-func retentionHarness(t *testing.T, env map[string]string, listing []retention.Snapshot) (*harness, *published) {
+func retentionHarness(t *testing.T, env map[string]string, listing []model.Snapshot) (*harness, *published) {
 	h := newHarness(t, env)
 	h.ops.listing = listing
 	pub := &published{}
@@ -140,7 +140,7 @@ func TestRetentionAfterSnapshotOnlyOnSuccess(t *testing.T) {
 				if opt.Metadata["essnap_policy"] != "nightly" {
 					t.Errorf("snapshot metadata lacks the policy id: %v", opt.Metadata)
 				}
-				return snapshot.CreateResult{Info: snapshot.Info{Snapshot: name, State: state, Indices: []string{"logs"}, StartTimeMillis: fixedNow.UnixMilli(), DurationMillis: 1500}}, nil
+				return snapshot.CreateResult{Snapshot: model.Snapshot{Name: name, State: state, Indices: []string{"logs"}, Start: fixedNow, Duration: 1500 * time.Millisecond}}, nil
 			}
 			res, err := handler.TakeSnapshot{Deps: h.deps}.Invoke(context.Background(), json.RawMessage(`{"trigger":"schedule","wait_for_completion":true}`))
 			deletes := len(h.ops.recorded("DeleteSnapshots"))
@@ -158,7 +158,7 @@ func TestRetentionAfterSnapshotOnlyOnSuccess(t *testing.T) {
 				}
 			default:
 				wantErr(t, err, "SnapshotFailedError", "retention was not applied")
-				if deletes != 0 || len(h.ops.recorded("ListForRetention")) != 0 {
+				if deletes != 0 || len(h.ops.recorded("ListSnapshots")) != 0 {
 					t.Fatal("retention ran after a bad snapshot")
 				}
 				if v, _ := pub.sum("SnapshotFailed"); v != 1 {
@@ -200,8 +200,11 @@ func TestEmptySnapshotNeverFeedsRetention(t *testing.T) {
 	env["ESSNAP_RETENTION_MAX_COUNT"] = "3"
 	h, pub := retentionHarness(t, env, nightlies(10, fixedNow, snapshot.StateSuccess))
 	h.ops.create = func(repo, name string, opt snapshot.CreateOptions) (snapshot.CreateResult, error) {
-		return snapshot.CreateResult{Info: snapshot.Info{Snapshot: name, State: snapshot.StateSuccess}}, nil
+		return snapshot.CreateResult{Snapshot: model.Snapshot{Name: name, State: snapshot.StateSuccess}}, nil
 	}
+	// The pattern matches a closed index, so the check before creating
+	// passes; the engine still snapshots nothing.
+	h.ops.existing["log-closed"] = "close"
 	_, err := handler.TakeSnapshot{Deps: h.deps}.Invoke(context.Background(), json.RawMessage(`{"indices":["log-*"],"wait_for_completion":true}`))
 	wantErr(t, err, "SnapshotFailedError", "holds no index", "log-*")
 	if len(h.ops.recorded("DeleteSnapshots")) != 0 {
@@ -217,5 +220,29 @@ func TestEmptySnapshotNeverFeedsRetention(t *testing.T) {
 	wantErr(t, err, "SnapshotFailedError", "holds no index")
 	if len(h.ops.recorded("DeleteSnapshots")) != 0 {
 		t.Fatal("retention ran after an empty snapshot")
+	}
+}
+
+// Elasticsearch 7.10 gives snapshots taken back to back the same start
+// time: a PARTIAL snapshot tied with the newest SUCCESS one still stops
+// retention, whatever the listing order.
+func TestRetentionRefusesTiedPartial(t *testing.T) {
+	env := baseEnv()
+	env["ESSNAP_RETENTION_MAX_COUNT"] = "3"
+	for _, partialFirst := range []bool{true, false} {
+		listing := nightlies(10, fixedNow, snapshot.StateSuccess)
+		tie := listing[9]
+		tie.Name, tie.State = "nightly-zz-partial", snapshot.StatePartial
+		if partialFirst {
+			listing = append(listing[:9], tie, listing[9])
+		} else {
+			listing = append(listing, tie)
+		}
+		h, _ := retentionHarness(t, env, listing)
+		_, err := handler.TakeSnapshot{Deps: h.deps}.Invoke(context.Background(), json.RawMessage(`{"action":"retention"}`))
+		wantErr(t, err, "SnapshotFailedError", "nightly-zz-partial is PARTIAL")
+		if len(h.ops.recorded("DeleteSnapshots")) != 0 {
+			t.Fatal("retention ran beside a PARTIAL snapshot")
+		}
 	}
 }

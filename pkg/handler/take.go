@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"time"
 
 	"github.com/essnap/essnap/pkg/config"
 	"github.com/essnap/essnap/pkg/failure"
+	"github.com/essnap/essnap/pkg/model"
 	"github.com/essnap/essnap/pkg/retention"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
@@ -65,9 +65,12 @@ func (c *SnapshotConfig) Validate(now func() (name string, err error)) (string, 
 		p.add("%v", err)
 	}
 	for i, ix := range c.Indices {
-		if ix == "" {
-			p.add("indices[%d] is empty; remove it or give a pattern such as logs-*", i)
+		if err := snapshot.ValidateIndexPattern(fmt.Sprintf("indices[%d]", i), ix); err != nil {
+			p.add("%v", err)
 		}
+	}
+	if msg := c.metadataProblem(); msg != "" {
+		p.add("%s", msg)
 	}
 	if !triggers[c.Trigger] {
 		p.add("trigger %q is unknown; use schedule, console, workflow or api", c.Trigger)
@@ -99,20 +102,16 @@ type TakeSnapshot struct{ Deps }
 // SnapshotResult is what take-snapshot returns: enough for Step Functions to
 // poll (repository, snapshot, state) and for an operator to read.
 type SnapshotResult struct {
-	Repository string   `json:"repository"`
-	Snapshot   string   `json:"snapshot"`
-	State      string   `json:"state"`
-	Existing   bool     `json:"existing"`
-	Recovered  bool     `json:"recovered,omitempty"`
-	Indices    []string `json:"indices,omitempty"`
-	StartTime  string   `json:"start_time,omitempty"`
-	Shards     struct {
-		Total      int `json:"total"`
-		Failed     int `json:"failed"`
-		Successful int `json:"successful"`
-	} `json:"shards"`
-	Failures  []snapshot.ShardFailure `json:"failures,omitempty"`
-	Retention *RetentionResult        `json:"retention,omitempty"`
+	Repository string               `json:"repository"`
+	Snapshot   string               `json:"snapshot"`
+	State      string               `json:"state"`
+	Existing   bool                 `json:"existing"`
+	Recovered  bool                 `json:"recovered,omitempty"`
+	Indices    []string             `json:"indices,omitempty"`
+	StartTime  string               `json:"start_time,omitempty"`
+	Shards     model.Shards         `json:"shards"`
+	Failures   []model.ShardFailure `json:"failures,omitempty"`
+	Retention  *RetentionResult     `json:"retention,omitempty"`
 }
 
 // Invoke starts (or finds) the snapshot for this period.
@@ -135,23 +134,10 @@ func (h TakeSnapshot) Invoke(ctx context.Context, raw json.RawMessage) (Snapshot
 		}
 		return out, nil
 	}
-	meta := maps.Clone(c.Metadata)
-	if meta == nil {
-		meta = map[string]any{}
+	if err := h.checkSelection(ctx, ops, &c); err != nil {
+		return SnapshotResult{}, h.fail(ctx, "take-snapshot", err)
 	}
-	origin := map[string]any{
-		"trigger":      c.Trigger,
-		"template":     c.NameTemplate,
-		"requested_at": now.UTC().Format("2006-01-02T15:04:05Z"),
-	}
-	if c.Execution != "" {
-		origin["execution"] = c.Execution
-	}
-	if len(c.Indices) > 0 {
-		origin["indices"] = c.Indices
-	}
-	meta["essnap"] = origin
-	meta[retention.PolicyMetadataKey] = c.Retention.PolicyID
+	meta := c.snapshotMetadata(now)
 	res, err := ops.CreateSnapshot(ctx, c.Repository, name, snapshot.CreateOptions{
 		Indices: c.Indices, IgnoreUnavailable: c.IgnoreUnavailable, IncludeGlobalState: c.IncludeGlobalState,
 		Partial: c.Partial, Metadata: meta, WaitForCompletion: c.WaitForCompletion,
@@ -159,10 +145,10 @@ func (h TakeSnapshot) Invoke(ctx context.Context, raw json.RawMessage) (Snapshot
 	if err != nil {
 		return SnapshotResult{}, h.fail(ctx, "take-snapshot", err)
 	}
-	out := SnapshotResult{Repository: c.Repository, Snapshot: res.Snapshot, State: res.State, Existing: res.Existing, Recovered: res.Recovered, Indices: res.Indices, Failures: res.Failures}
-	out.Shards.Total, out.Shards.Failed, out.Shards.Successful = res.Shards.Total, res.Shards.Failed, res.Shards.Successful
-	if res.StartTimeMillis > 0 {
-		out.StartTime = res.Start().Format("2006-01-02T15:04:05Z")
+	snap := res.Snapshot
+	out := SnapshotResult{Repository: c.Repository, Snapshot: snap.Name, State: snap.State, Existing: res.Existing, Recovered: res.Recovered, Indices: snap.Indices, Failures: snap.Failures, Shards: snap.Shards}
+	if !snap.Start.IsZero() {
+		out.StartTime = snap.Start.Format("2006-01-02T15:04:05Z")
 	}
 	h.Log.InfoContext(ctx, "snapshot", "repository", c.Repository, "snapshot", out.Snapshot, "state", out.State, "existing", out.Existing, "trigger", c.Trigger)
 	switch out.State {
@@ -170,13 +156,13 @@ func (h TakeSnapshot) Invoke(ctx context.Context, raw json.RawMessage) (Snapshot
 		h.publish(c.Repository, map[string]float64{"SnapshotFailed": 1, "ShardsFailed": float64(out.Shards.Failed)})
 		return out, h.fail(ctx, "take-snapshot", failure.SnapshotFailed(fmt.Sprintf("snapshot %s/%s ended %s: %d of %d shards failed%s; retention was not applied", c.Repository, out.Snapshot, out.State, out.Shards.Failed, out.Shards.Total, firstFailure(out.Failures))))
 	case snapshot.StateSuccess:
-		if res.Shards.Total == 0 && len(res.Indices) == 0 {
+		if snap.Empty() {
 			// An empty SUCCESS (patterns matched nothing) must not push real
 			// snapshots out of retention.
 			h.publish(c.Repository, map[string]float64{"SnapshotFailed": 1})
 			return out, h.fail(ctx, "take-snapshot", failure.SnapshotFailed(fmt.Sprintf("snapshot %s/%s succeeded but holds no index: indices %v matched nothing; check the patterns; retention was not applied", c.Repository, out.Snapshot, c.Indices)))
 		}
-		h.publishSuccess(ctx, ops, c.Repository, res.Info, now)
+		h.publishSuccess(ctx, ops, c.Repository, snap, now)
 		if c.Retention.enabled() {
 			r, err := h.applyRetention(ctx, ops, c.Repository, c.Retention, now, c.DryRun)
 			out.Retention = &r
@@ -195,18 +181,18 @@ func (h TakeSnapshot) Invoke(ctx context.Context, raw json.RawMessage) (Snapshot
 
 // publishSuccess reports a finished SUCCESS snapshot; its size needs one
 // more request, which is skipped (not failed) when it errors.
-func (h TakeSnapshot) publishSuccess(ctx context.Context, ops Operations, repo string, info snapshot.Info, now time.Time) {
-	vals := map[string]float64{"SnapshotSucceeded": 1, "ShardsFailed": float64(info.Shards.Failed), "LastSuccessAgeSeconds": now.Sub(info.Start()).Seconds()}
-	if info.DurationMillis > 0 {
-		vals["SnapshotDurationSeconds"] = float64(info.DurationMillis) / 1000
+func (h TakeSnapshot) publishSuccess(ctx context.Context, ops Operations, repo string, info model.Snapshot, now time.Time) {
+	vals := map[string]float64{"SnapshotSucceeded": 1, "ShardsFailed": float64(info.Shards.Failed), "LastSuccessAgeSeconds": now.Sub(info.Start).Seconds()}
+	if info.Duration > 0 {
+		vals["SnapshotDurationSeconds"] = info.Duration.Seconds()
 	}
-	if p, err := ops.Status(ctx, repo, info.Snapshot); err == nil {
+	if p, err := ops.Status(ctx, repo, info.Name); err == nil {
 		vals["SnapshotSizeBytes"] = float64(p.TotalBytes)
 	}
 	h.publish(repo, vals)
 }
 
-func firstFailure(f []snapshot.ShardFailure) string {
+func firstFailure(f []model.ShardFailure) string {
 	if len(f) == 0 {
 		return ""
 	}

@@ -62,6 +62,12 @@ func (c VerifyConfig) Validate() error {
 	for i, m := range c.Indices {
 		if m.Source == "" || m.Target == "" {
 			p.add("indices[%d] needs both source and target", i)
+			continue
+		}
+		for _, name := range []string{m.Source, m.Target} {
+			if err := snapshot.ValidateIndexName(name); err != nil {
+				p.add("indices[%d]: %v", i, err)
+			}
 		}
 	}
 	if c.MaxIDCheck < 0 {

@@ -111,7 +111,7 @@ func Apply(p Policy, snaps []Snapshot, now time.Time) Plan {
 	}
 	notOurs := "not created by policy " + p.PolicyID
 	noPrefix := fmt.Sprintf("name does not start with %q", p.Prefix)
-	pinKey := p.pinKey()
+	pinKey := p.PinKeyOrDefault()
 
 	// Classify. succ holds counted SUCCESS candidates and bad the FAILED and
 	// PARTIAL ones that may be deleted, both newest first.

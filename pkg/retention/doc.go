@@ -3,7 +3,7 @@
 // It exists because operators complain that retention tools delete snapshots
 // they did not create, or keep more or fewer than configured (field notes 6.4,
 // 6.5). The policy is a pure function, [Apply], from a repository listing
-// ([DecodeListing] reads GET _snapshot/<repo>/_all) and a clock to a [Plan],
+// (the shared model.Snapshot, as ListSnapshots reads it narrowed from GET _snapshot/<repo>/_all) and a clock to a [Plan],
 // so every decision can be tested and explained without a cluster; the caller
 // performs the deletions ([Batches] groups them into multi-name DELETE
 // requests). It combines restic's "forget" policy (calendar buckets, a reason

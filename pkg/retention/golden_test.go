@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"github.com/essnap/essnap/internal/golden"
+	"github.com/essnap/essnap/pkg/model"
 	"os"
 	"path/filepath"
 	"testing"
@@ -46,7 +47,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			snaps, err := DecodeListing(f)
+			snaps, err := model.DecodeListing(f)
 			if err != nil {
 				t.Fatal(err)
 			}

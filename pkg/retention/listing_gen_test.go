@@ -2,7 +2,16 @@ package retention
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/essnap/essnap/pkg/model"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -134,4 +143,105 @@ var benchPolicy = Policy{
 	KeepDaily:   60,
 	KeepWeekly:  26,
 	KeepMonthly: 24,
+}
+
+// narrow applies filter_path=model.ListingFilter(keys...) to a listing the
+// way the engines do (checked against recorded answers of every engine in
+// pkg/snapshot's fixtures): each entry keeps only the listed paths, and an
+// object left empty disappears.
+func narrow(listing []byte, keys ...string) []byte {
+	var all struct {
+		Snapshots []map[string]any `json:"snapshots"`
+	}
+	if err := json.Unmarshal(listing, &all); err != nil {
+		panic(err)
+	}
+	paths := strings.Split(model.ListingFilter(keys...), ",")
+	out := make([]map[string]any, 0, len(all.Snapshots))
+	for _, s := range all.Snapshots {
+		n := map[string]any{}
+		for _, p := range paths {
+			parts := strings.Split(strings.TrimPrefix(p, "snapshots."), ".")
+			var src any = s
+			for _, part := range parts {
+				m, ok := src.(map[string]any)
+				if !ok {
+					src = nil
+					break
+				}
+				src = m[part]
+			}
+			if src == nil {
+				continue
+			}
+			dst := n
+			for _, part := range parts[:len(parts)-1] {
+				if _, ok := dst[part].(map[string]any); !ok {
+					dst[part] = map[string]any{}
+				}
+				dst = dst[part].(map[string]any)
+			}
+			dst[parts[len(parts)-1]] = src
+		}
+		out = append(out, n)
+	}
+	b, err := json.Marshal(map[string]any{"snapshots": out})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// genNarrowListing is genListing as essnap really receives it: narrowed by
+// filter_path to the fields retention reads.
+func genNarrowListing(n int, seed uint64) ([]byte, time.Time) {
+	full, last := genListing(n, seed)
+	return narrow(full, model.PolicyMetadataKey, model.DefaultPinKey), last
+}
+
+// keyPaths collects the key paths of a JSON value, for shape comparison.
+func keyPaths(v any, prefix string, out map[string]bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, c := range x {
+			keyPaths(c, prefix+"."+k, out)
+		}
+	case []any:
+		for _, c := range x {
+			keyPaths(c, prefix+"[]", out)
+		}
+	default:
+		out[prefix] = true
+	}
+}
+
+// The benchmark's narrowed listing has the shape of what the engines really
+// answer: the recorded answers of all four engines (pkg/model/testdata).
+func TestNarrowedListingHasTheEnginesShape(t *testing.T) {
+	gen, _ := genNarrowListing(3000, 1)
+	var g any
+	if err := json.Unmarshal(gen, &g); err != nil {
+		t.Fatal(err)
+	}
+	generated := map[string]bool{}
+	keyPaths(g, "", generated)
+	files, _ := filepath.Glob(filepath.Join("..", "model", "testdata", "listing-*.json"))
+	if len(files) < 4 {
+		t.Fatalf("%d recorded listings, want 4", len(files))
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r any
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		recorded := map[string]bool{}
+		keyPaths(r, "", recorded)
+		if !maps.Equal(recorded, generated) {
+			t.Errorf("%s has paths %v, the generator %v", filepath.Base(f), slices.Sorted(maps.Keys(recorded)), slices.Sorted(maps.Keys(generated)))
+		}
+	}
 }

@@ -125,7 +125,9 @@ func (p Policy) Validate() error {
 }
 
 // pinKey returns the effective pin metadata key.
-func (p Policy) pinKey() string {
+// PinKeyOrDefault is the metadata key that pins a snapshot: PinKey, or
+// DefaultPinKey when empty. Listings ask the engine for this key.
+func (p Policy) PinKeyOrDefault() string {
 	if p.PinKey == "" {
 		return DefaultPinKey
 	}

@@ -3,6 +3,7 @@ package retention
 import (
 	"bytes"
 	"fmt"
+	"github.com/essnap/essnap/pkg/model"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -339,7 +340,7 @@ func TestApplyProperties10k(t *testing.T) {
 		t.Skip("large listing")
 	}
 	data, last := genListing(10_000, 1)
-	snaps, err := DecodeListing(bytes.NewReader(data))
+	snaps, err := model.DecodeListing(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}

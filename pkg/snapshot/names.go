@@ -8,15 +8,46 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
+
+	"github.com/essnap/essnap/pkg/config"
 )
+
+// MaxNameBytes is the longest snapshot, repository or index name essnap
+// accepts: the engines' own limit for index names (255 bytes), applied to
+// snapshot and repository names too, which become file and S3 key names.
+const MaxNameBytes = 255
+
+// MaxLocationBytes bounds an fs location or an S3 base_path: far beyond
+// any real path (Linux PATH_MAX is 4096), so a runaway value is refused
+// before it reaches the engine or a log line.
+const MaxLocationBytes = 4096
+
+// controlChar finds the first control character that is not whitespace
+// (NUL, DEL, ESC ...): such names cannot be typed back, print oddly in
+// logs, and in a URL path are signed differently than AWS normalises them.
+func controlChar(s string) (int, rune, bool) {
+	i := strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) && !unicode.IsSpace(r) })
+	if i < 0 {
+		return 0, 0, false
+	}
+	r, _ := utf8.DecodeRuneInString(s[i:])
+	return i, r, true
+}
 
 // ValidateName applies the engine's snapshot-name rules locally, so a bad
 // name fails before anything is sent and the error says how to fix it.
+// It also refuses what the engines accept but cannot serve safely: "." and
+// ".." (as a URL path segment they name another endpoint, and SigV4 signs
+// a path that AWS normalises differently), control characters, and names
+// over MaxNameBytes. Messages quote at most a short prefix of the name.
 func ValidateName(field, name string) error {
 	var probs []string
 	switch {
 	case name == "":
 		return fmt.Errorf("%s is empty; give a name such as nightly-{now/d}", field)
+	case name == "." || name == "..":
+		probs = append(probs, "must not be '.' or '..' (in a URL path they mean another endpoint)")
 	case strings.HasPrefix(name, "_"):
 		probs = append(probs, "must not start with '_'")
 	}
@@ -26,11 +57,17 @@ func ValidateName(field, name string) error {
 	if strings.IndexFunc(name, unicode.IsSpace) >= 0 {
 		probs = append(probs, "must not contain whitespace")
 	}
+	if i, r, ok := controlChar(name); ok {
+		probs = append(probs, fmt.Sprintf("must not contain control characters (%U at byte %d)", r, i))
+	}
 	if i := strings.IndexAny(name, `,#\/*?"<>|`); i >= 0 {
 		probs = append(probs, fmt.Sprintf("must not contain %q (none of , # \\ / * ? \" < > |)", name[i]))
 	}
+	if len(name) > MaxNameBytes {
+		probs = append(probs, fmt.Sprintf("is %d bytes; at most %d are allowed", len(name), MaxNameBytes))
+	}
 	if len(probs) > 0 {
-		return fmt.Errorf("%s %q %s", field, name, strings.Join(probs, "; "))
+		return fmt.Errorf("%s %q %s", field, config.Short(name), strings.Join(probs, "; "))
 	}
 	return nil
 }
@@ -43,6 +80,26 @@ func ValidateRepositoryName(field, name string) error {
 	}
 	if strings.HasPrefix(name, "cs-") {
 		return fmt.Errorf("%s %q starts with \"cs-\", which AWS reserves for its automated snapshot repositories; choose another name, e.g. essnap", field, name)
+	}
+	return nil
+}
+
+// ValidateIndexPattern checks one entry of an indices list (a name, a
+// wildcard pattern, or an exclusion -pattern) before anything is sent:
+// not empty, one pattern per entry (the list is joined with commas for
+// the engine), no control characters, and no longer than an index name.
+func ValidateIndexPattern(field, pattern string) error {
+	p := strings.TrimSpace(pattern)
+	switch {
+	case p == "":
+		return fmt.Errorf("%s is empty; remove it or give a pattern such as logs-*", field)
+	case len(strings.TrimPrefix(p, "-")) > MaxNameBytes:
+		return fmt.Errorf("%s %q is %d bytes; an index name or pattern has at most %d", field, config.Short(p), len(p), MaxNameBytes)
+	case strings.Contains(p, ","):
+		return fmt.Errorf("%s %q holds ','; give each pattern as its own list entry, e.g. [\"logs-*\", \"metrics-*\"]", field, config.Short(p))
+	}
+	if i, r, ok := controlChar(p); ok {
+		return fmt.Errorf("%s %q must not contain control characters (%U at byte %d)", field, config.Short(p), r, i)
 	}
 	return nil
 }
@@ -85,7 +142,7 @@ func ResolveName(field, tmpl string, now time.Time) (string, error) {
 	}
 	name := out.String()
 	if err := ValidateName(field, name); err != nil {
-		return "", fmt.Errorf("%w (template %q)", err, tmpl)
+		return "", fmt.Errorf("%w (template %q)", err, config.Short(tmpl))
 	}
 	return name, nil
 }

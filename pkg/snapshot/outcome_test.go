@@ -54,7 +54,7 @@ func TestCreateAfter504ChecksStateInsteadOfResending(t *testing.T) {
 			io.WriteString(w, `{"snapshots":[{"snapshot":"nightly-2026.11.24","uuid":"u1","state":"IN_PROGRESS","indices":["logs"]}]}`)
 		})
 		res, err := ops.CreateSnapshot(context.Background(), "r", "nightly-2026.11.24", CreateOptions{})
-		if err != nil || !res.Recovered || res.State != StateInProgress {
+		if err != nil || !res.Recovered || res.Snapshot.State != StateInProgress {
 			t.Fatalf("%+v %v", res, err)
 		}
 		if writes.Load() != 1 {
@@ -89,7 +89,7 @@ func TestCreateAfter504ChecksStateInsteadOfResending(t *testing.T) {
 			io.WriteString(w, `{"snapshots":[{"snapshot":"nightly-2026.11.24","state":"SUCCESS"}]}`)
 		})
 		res, err := ops.CreateSnapshot(context.Background(), "r", "nightly-2026.11.24", CreateOptions{})
-		if err != nil || !res.Existing || res.State != StateSuccess || writes.Load() != 1 {
+		if err != nil || !res.Existing || res.Snapshot.State != StateSuccess || writes.Load() != 1 {
 			t.Fatalf("%+v %v", res, err)
 		}
 	})
@@ -110,6 +110,10 @@ func TestRestoreAfter504ChecksIndicesInsteadOfResending(t *testing.T) {
 				io.WriteString(w, `[]`)
 			}
 		case r.URL.Path == "/_alias":
+			io.WriteString(w, `{}`)
+		case strings.HasPrefix(r.URL.Path, "/_cluster/state/routing_table/"):
+			io.WriteString(w, `{"routing_table":{"indices":{"logs-restored":{"shards":{"0":[{"primary":true,"shard":0,"recovery_source":{"type":"SNAPSHOT","repository":"r","snapshot":"s","index":"logs"}}]}}}}}`)
+		case strings.HasSuffix(r.URL.Path, "/_recovery"):
 			io.WriteString(w, `{}`)
 		default:
 			io.WriteString(w, `{"snapshots":[{"snapshot":"s","state":"SUCCESS","indices":["logs"]}]}`)

@@ -5,6 +5,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/essnap/essnap/pkg/config"
 )
 
 // SystemIndexPatterns are left out of restores unless asked for: with
@@ -76,54 +78,82 @@ func matchAny(name string, patterns []string) bool {
 // with an exclusion starts from everything. A concrete name that
 // the snapshot lacks is an error, so a typo never restores nothing silently.
 func SelectIndices(available, exprs []string) ([]string, error) {
+	out, missing, err := MatchIndices(available, exprs)
+	if err != nil {
+		return nil, err
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("indices %s are not in the snapshot; it holds %d indices (list them with the list operation) — check the names or use a wildcard", strings.Join(missing, ", "), len(available))
+	}
+	return out, nil
+}
+
+// MatchIndices is the matching SelectIndices and take-snapshot share, so
+// that a snapshot's selection and a restore's are decided by one rule. It
+// returns the selected names, sorted, and the concrete names (no wildcard)
+// that matched nothing; the caller decides whether those are an error (a
+// restore: always; a snapshot: unless ignore_unavailable).
+func MatchIndices(available, exprs []string) (selected, missing []string, err error) {
 	if len(exprs) == 0 {
 		exprs = []string{"*"}
 	}
-	selected := map[string]bool{}
-	var missing []string
+	chosen := map[string]bool{}
 	for i, e := range exprs {
 		e = strings.TrimSpace(e)
 		if e == "_all" {
 			e = "*"
 		}
 		if e == "" {
-			return nil, fmt.Errorf("indices[%d] is empty; remove it or give an index pattern such as logs-*", i)
+			return nil, nil, fmt.Errorf("indices[%d] is empty; remove it or give an index pattern such as logs-*", i)
 		}
 		if strings.HasPrefix(e, "-") {
 			if i == 0 { // a leading exclusion means "everything except", as in the engine
 				for _, n := range available {
-					selected[n] = true
+					chosen[n] = true
 				}
 			}
-			for n := range selected {
+			for n := range chosen {
 				if ok, _ := path.Match(e[1:], n); ok {
-					delete(selected, n)
+					delete(chosen, n)
 				}
 			}
 			continue
 		}
 		if _, err := path.Match(e, ""); err != nil {
-			return nil, fmt.Errorf("indices[%d] %q is not a valid pattern: %v", i, e, err)
+			return nil, nil, fmt.Errorf("indices[%d] %q is not a valid pattern: %v", i, config.Short(e), err)
 		}
 		found := false
 		for _, n := range available {
 			if ok, _ := path.Match(e, n); ok {
-				selected[n], found = true, true
+				chosen[n], found = true, true
 			}
 		}
 		if !found && !strings.ContainsAny(e, "*?[") {
 			missing = append(missing, e)
 		}
 	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("indices %s are not in the snapshot; it holds %d indices (list them with the list operation) — check the names or use a wildcard", strings.Join(missing, ", "), len(available))
+	selected = make([]string, 0, len(chosen))
+	for n := range chosen {
+		selected = append(selected, n)
 	}
-	out := make([]string, 0, len(selected))
-	for n := range selected {
-		out = append(out, n)
+	sort.Strings(selected)
+	return selected, missing, nil
+}
+
+// systemTargetPatterns are the names no rename may produce unless system
+// indices are included: the system patterns, and .plugins* whole (the
+// security plugin's and others' state).
+var systemTargetPatterns = append([]string{".plugins*"}, SystemIndexPatterns...)
+
+// hiddenTarget reports whether renaming src to dst makes a system or hidden
+// index name: a system name (.kibana*, .opendistro*, .plugins*,
+// .security*, .opensearch*, ...), or a leading dot on an index that had
+// none. A hidden source keeps its dot under a rename (.audit -> .audit-r).
+func hiddenTarget(src, dst string) bool {
+	if dst == src {
+		return false
 	}
-	sort.Strings(out)
-	return out, nil
+	return matchAny(dst, systemTargetPatterns) || strings.HasPrefix(dst, ".") && !strings.HasPrefix(src, ".")
 }
 
 // PlanRestore is the pure part of a restore: which indices, under which
@@ -138,7 +168,7 @@ func PlanRestore(snapshotIndices, exprs []string, includeSystem bool, rn *Rename
 		return plan, err
 	}
 	byTarget := map[string]string{}
-	var invalid []string
+	var invalid, hidden []string
 	for _, src := range chosen {
 		if !includeSystem && matchAny(src, SystemIndexPatterns) {
 			plan.SkippedSystem = append(plan.SkippedSystem, src)
@@ -147,6 +177,13 @@ func PlanRestore(snapshotIndices, exprs []string, includeSystem bool, rn *Rename
 		dst := rn.Apply(src)
 		if err := ValidateIndexName(dst); err != nil {
 			invalid = append(invalid, fmt.Sprintf("%s -> %v", src, err))
+			continue
+		}
+		if !includeSystem && hiddenTarget(src, dst) {
+			// A rename onto a dot name would write into (or create) a
+			// system or hidden index: the domain's dashboards, security
+			// or plugin state. Only an explicit opt-in may do that.
+			hidden = append(hidden, fmt.Sprintf("%s -> %s", src, config.Short(dst)))
 			continue
 		}
 		if other, dup := byTarget[dst]; dup {
@@ -160,6 +197,9 @@ func PlanRestore(snapshotIndices, exprs []string, includeSystem bool, rn *Rename
 	}
 	if len(invalid) > 0 {
 		return plan, fmt.Errorf("the rename makes invalid index names: %s", strings.Join(invalid, "; "))
+	}
+	if len(hidden) > 0 {
+		return plan, fmt.Errorf("the rename makes system or hidden index names (a leading '.', as .kibana*, .opendistro*, .plugins*, .security*, .opensearch*): %s; restoring onto such names can replace the domain's dashboards or security configuration: rename to a name without a leading dot, or set include_system_indices=true if this is really meant", strings.Join(hidden, "; "))
 	}
 	if len(plan.Indices) == 0 {
 		return plan, fmt.Errorf("nothing to restore: the patterns %v select no index of the snapshot (system indices skipped: %v)", exprs, plan.SkippedSystem)

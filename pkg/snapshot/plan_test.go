@@ -252,41 +252,6 @@ func TestRestorePlanTargetsAndSources(t *testing.T) {
 	}
 }
 
-func TestLatest(t *testing.T) {
-	snaps := []Info{
-		{Snapshot: "nightly-2026.11.21", State: StateSuccess, StartTimeMillis: 100},
-		{Snapshot: "nightly-2026.11.24", State: StateInProgress, StartTimeMillis: 400},
-		{Snapshot: "nightly-2026.11.23", State: StatePartial, StartTimeMillis: 300},
-		{Snapshot: "nightly-2026.11.22", State: StateSuccess, StartTimeMillis: 200},
-		{Snapshot: "weekly-2026.11.23", State: StateSuccess, StartTimeMillis: 250},
-		{Snapshot: "nightly-2026.11.25", State: StateFailed, StartTimeMillis: 500},
-		{Snapshot: "manual-x", State: StateIncompatible, StartTimeMillis: 600},
-	}
-	cases := []struct {
-		name   string
-		snaps  []Info
-		prefix string
-		want   string
-		found  bool
-	}{
-		{name: "newest SUCCESS of any name", snaps: snaps, want: "weekly-2026.11.23", found: true},
-		{name: "prefix filter", snaps: snaps, prefix: "nightly-", want: "nightly-2026.11.22", found: true},
-		{name: "prefix without SUCCESS", snaps: snaps, prefix: "manual-", found: false},
-		{name: "order of the list does not matter", snaps: []Info{snaps[4], snaps[0], snaps[3]}, want: "weekly-2026.11.23", found: true},
-		{name: "only PARTIAL, FAILED and IN_PROGRESS", snaps: []Info{snaps[1], snaps[2], snaps[5]}, found: false},
-		{name: "empty", snaps: nil, found: false},
-		{name: "lowercase state is not SUCCESS", snaps: []Info{{Snapshot: "x", State: "success", StartTimeMillis: 1}}, found: false},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got, ok := Latest(c.snaps, c.prefix)
-			if ok != c.found || (ok && got.Snapshot != c.want) {
-				t.Fatalf("Latest(%q) = %q, %v; want %q, %v", c.prefix, got.Snapshot, ok, c.want, c.found)
-			}
-		})
-	}
-}
-
 func TestCollisionErrorListsEveryIndex(t *testing.T) {
 	e := &CollisionError{Repository: "essnap", Snapshot: "nightly-2026.11.24", Collisions: []Collision{
 		{Index: "logs-2026.11.23", Source: "logs-2026.11.23", Status: "open"},

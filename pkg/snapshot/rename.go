@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/essnap/essnap/pkg/config"
 )
 
 // Rename is how restored indices are named. Either Pattern with Replacement
@@ -45,6 +47,16 @@ func (r Rename) Compile() (*Renamer, error) {
 		return nil, nil
 	}
 	const fix = `use rename_pattern "(.+)" with rename_replacement "$1-restored", or rename_suffix "-restored"`
+	for _, f := range []struct{ name, val string }{
+		{"rename_pattern", r.Pattern}, {"rename_replacement", r.Replacement}, {"rename_prefix", r.Prefix}, {"rename_suffix", r.Suffix},
+	} {
+		if len(f.val) > MaxNameBytes {
+			return nil, fmt.Errorf("%s %q is %d bytes; a rename part longer than an index name (%d bytes) cannot make a valid name", f.name, config.Short(f.val), len(f.val), MaxNameBytes)
+		}
+		if i, c, ok := controlChar(f.val); ok {
+			return nil, fmt.Errorf("%s %q must not contain control characters (%U at byte %d): renamed indices would carry them", f.name, config.Short(f.val), c, i)
+		}
+	}
 	if (r.Prefix != "" || r.Suffix != "") && (r.Pattern != "" || r.Replacement != "") {
 		return nil, errors.New("rename_prefix/rename_suffix cannot be combined with rename_pattern/rename_replacement; use one or the other")
 	}
@@ -199,11 +211,14 @@ func ValidateIndexName(name string) error {
 	if i := strings.IndexAny(name, `\/*?"<>| ,#:`); i >= 0 {
 		probs = append(probs, fmt.Sprintf("must not contain %q", name[i]))
 	}
-	if len(name) > 255 {
-		probs = append(probs, "must be at most 255 bytes")
+	if i, r, ok := controlChar(name); ok {
+		probs = append(probs, fmt.Sprintf("must not contain control characters (%U at byte %d)", r, i))
+	}
+	if len(name) > MaxNameBytes {
+		probs = append(probs, fmt.Sprintf("must be at most %d bytes (it is %d)", MaxNameBytes, len(name)))
 	}
 	if len(probs) > 0 {
-		return fmt.Errorf("index name %q %s", name, strings.Join(probs, "; "))
+		return fmt.Errorf("index name %q %s", config.Short(name), strings.Join(probs, "; "))
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/essnap/essnap/pkg/esclient"
+	"github.com/essnap/essnap/pkg/model"
 )
 
 // RestoreOptions describe a restore. The zero value restores every
@@ -70,41 +71,51 @@ type RestoreResult struct {
 	Accepted  bool `json:"accepted"`
 	DryRun    bool `json:"dry_run,omitempty"`
 	Recovered bool `json:"recovered,omitempty"`
+	// Existing is true when an earlier run of this same restore (same
+	// snapshot, same targets, recovery source this snapshot) had already
+	// started every target: a rerun after a lost answer, nothing was sent.
+	Existing bool `json:"existing,omitempty"`
+	// AlreadyRestored lists the targets an earlier run of this restore
+	// created; they are neither conflicts nor restored again.
+	AlreadyRestored []string `json:"already_restored,omitempty"`
 }
 
 // ResolveSnapshot finds the snapshot to restore: a given name, or with ""
-// or "latest" the newest SUCCESS one (never a PARTIAL or FAILED one).
-func (o Ops) ResolveSnapshot(ctx context.Context, repo, name string) (Info, error) {
+// or "latest" the newest SUCCESS one (model.Newest; never a PARTIAL or
+// FAILED one), read in full with GetSnapshot after a narrowed listing.
+func (o Ops) ResolveSnapshot(ctx context.Context, repo, name string) (model.Snapshot, error) {
 	if name != "" && name != "latest" && name != "_latest" {
 		return o.GetSnapshot(ctx, repo, name)
 	}
-	snaps, err := o.ListSnapshots(ctx, repo, true)
+	snaps, err := o.ListSnapshots(ctx, repo)
 	if err != nil {
-		return Info{}, err
+		return model.Snapshot{}, err
 	}
-	latest, ok := Latest(snaps, "")
+	latest, ok := model.Newest(snaps, model.Succeeded)
 	if !ok {
-		return Info{}, &esclient.APIError{Method: http.MethodGet, Path: esclient.Path("_snapshot", repo, "_all"), Status: 404, Source: esclient.SourceEngine, Type: "snapshot_missing_exception", Reason: fmt.Sprintf("repository [%s] has no SUCCESS snapshot (%d snapshots in all)", repo, len(snaps))}
+		return model.Snapshot{}, &esclient.APIError{Method: http.MethodGet, Path: esclient.Path("_snapshot", repo, "_all"), Status: 404, Source: esclient.SourceEngine, Type: "snapshot_missing_exception", Reason: fmt.Sprintf("repository [%s] has no SUCCESS snapshot (%d snapshots in all)", repo, len(snaps))}
 	}
-	return latest, nil
+	return o.GetSnapshot(ctx, repo, latest.Name)
 }
 
 // Restore plans, checks for collisions and starts a non-blocking restore.
 // Explicit index names are sent (never patterns), so what runs is exactly
 // what was planned. After a lost answer it checks whether the targets
-// appeared instead of sending the restore again.
+// appeared instead of sending the restore again, and a rerun recognises
+// targets its own earlier run created (RestoredFrom) instead of calling
+// them conflicts.
 func (o Ops) Restore(ctx context.Context, repo, name string, opt RestoreOptions) (RestoreResult, error) {
 	info, err := o.ResolveSnapshot(ctx, repo, name)
 	if err != nil {
 		return RestoreResult{}, fmt.Errorf("restore %s/%s: %w", repo, name, err)
 	}
-	res := RestoreResult{Repository: repo, Snapshot: info.Snapshot, DryRun: opt.DryRun}
+	res := RestoreResult{Repository: repo, Snapshot: info.Name, DryRun: opt.DryRun}
 	if info.State != StateSuccess && !(opt.Partial && info.State == StatePartial) {
-		return res, fmt.Errorf("restore %s/%s: %w: snapshot state is %s; only SUCCESS snapshots are restored (set partial=true to restore a PARTIAL one)", repo, info.Snapshot, ErrNotRestorable, info.State)
+		return res, fmt.Errorf("restore %s/%s: %w: snapshot state is %s; only SUCCESS snapshots are restored (set partial=true to restore a PARTIAL one)", repo, info.Name, ErrNotRestorable, info.State)
 	}
 	taken, aliases, err := o.TakenNames(ctx)
 	if err != nil {
-		return res, fmt.Errorf("restore %s/%s: pre-flight: %w", repo, info.Snapshot, err)
+		return res, fmt.Errorf("restore %s/%s: pre-flight: %w", repo, info.Name, err)
 	}
 	plan, err := PlanRestore(info.Indices, opt.Indices, opt.IncludeSystem, opt.Rename, taken)
 	for i, c := range plan.Collisions {
@@ -114,16 +125,32 @@ func (o Ops) Restore(ctx context.Context, repo, name string, opt RestoreOptions)
 	}
 	res.RestorePlan = plan
 	if err != nil {
-		return res, fmt.Errorf("restore %s/%s: %w: %w", repo, info.Snapshot, ErrBadRestoreRequest, err)
+		return res, fmt.Errorf("restore %s/%s: %w: %w", repo, info.Name, ErrBadRestoreRequest, err)
 	}
+	send := plan
 	if len(plan.Collisions) > 0 {
-		return res, &CollisionError{Repository: repo, Snapshot: info.Snapshot, Collisions: plan.Collisions}
+		// A target that an earlier run of this restore created (a rerun
+		// after a lost answer) is this restore, not a conflict.
+		own, foreign, err := o.ownCollisions(ctx, repo, info.Name, plan.Collisions)
+		if err != nil {
+			return res, fmt.Errorf("restore %s/%s: %d target names are taken, and checking whether an earlier run of this restore took them failed: %w", repo, info.Name, len(plan.Collisions), err)
+		}
+		if len(foreign) > 0 {
+			res.Collisions = foreign
+			return res, &CollisionError{Repository: repo, Snapshot: info.Name, Collisions: foreign}
+		}
+		res.Collisions, res.AlreadyRestored = nil, sortedKeys(own)
+		send = RestorePlan{Indices: withoutTargets(plan.Indices, own)}
+		if len(send.Indices) == 0 {
+			res.Accepted, res.Existing = !opt.DryRun, true
+			return res, nil
+		}
 	}
 	if opt.DryRun {
 		return res, nil
 	}
 	body := map[string]any{
-		"indices":              strings.Join(plan.Sources(), ","),
+		"indices":              strings.Join(send.Sources(), ","),
 		"include_aliases":      opt.IncludeAliases,
 		"include_global_state": opt.IncludeGlobalState,
 		"partial":              opt.Partial,
@@ -138,17 +165,25 @@ func (o Ops) Restore(ctx context.Context, repo, name string, opt RestoreOptions)
 		body["ignore_index_settings"] = strings.Join(opt.IgnoreIndexSettings, ",")
 	}
 	q := url.Values{"wait_for_completion": {"false"}}
-	err = o.C.Do(ctx, http.MethodPost, esclient.Path("_snapshot", repo, info.Snapshot, "_restore"), q, body, nil)
+	err = o.C.Do(ctx, http.MethodPost, esclient.Path("_snapshot", repo, info.Name, "_restore"), q, body, nil)
 	if err != nil && outcomeUnknown(err) && ctx.Err() == nil && !esclient.IsType(err, "snapshot_restore_exception") {
+		// The answer was lost: look at the domain before answering.
+		const rerun = "the migration state machine retries this error (EngineUnavailableError), and a rerun, retried or by hand, first looks for its target indices: if this restore did start after all, the rerun recognises it by their recovery source (this snapshot) and reports it as started instead of restoring twice"
 		after, cerr := o.Indices(ctx, "*")
-		if cerr == nil && allPresent(after, plan.Targets()) {
-			res.Accepted, res.Recovered = true, true
-			return res, nil
+		if cerr == nil && allPresent(after, send.Targets()) {
+			var started bool
+			if started, cerr = o.startedFrom(ctx, repo, info.Name, send.Indices); cerr == nil && started {
+				res.Accepted, res.Recovered = true, true
+				return res, nil
+			}
 		}
-		return res, fmt.Errorf("restore %s/%s: %w: the restore's answer was lost (%v) and its indices have not appeared; the migration state machine retries this error (EngineUnavailableError), and a rerun, retried or by hand, first looks for its target indices: if this restore did start after all, the rerun stops with IndexConflictError naming them instead of restoring twice: %w", repo, info.Snapshot, ErrOutcomeUnknown, err, err)
+		if cerr != nil {
+			return res, fmt.Errorf("restore %s/%s: %w: the restore's answer was lost (%v), and the check whether it started failed too (%v), so it may or may not be running; %s: %w", repo, info.Name, ErrOutcomeUnknown, err, cerr, rerun, err)
+		}
+		return res, fmt.Errorf("restore %s/%s: %w: the restore's answer was lost (%v) and its indices have not appeared from this snapshot; %s: %w", repo, info.Name, ErrOutcomeUnknown, err, rerun, err)
 	}
 	if err != nil {
-		return res, fmt.Errorf("restore %s/%s: %w", repo, info.Snapshot, err)
+		return res, fmt.Errorf("restore %s/%s: %w", repo, info.Name, err)
 	}
 	res.Accepted = true
 	return res, nil

@@ -54,7 +54,7 @@ func TestBlockingCreateIntoDeadlineReportsInProgress(t *testing.T) {
 	if err != nil {
 		t.Fatalf("blocking create into the deadline: %v", err)
 	}
-	if res.State != StateInProgress || !res.Recovered || res.Snapshot != "nightly-2026.11.24" {
+	if res.Snapshot.State != StateInProgress || !res.Recovered || res.Snapshot.Name != "nightly-2026.11.24" {
 		t.Fatalf("result %+v, want the snapshot IN_PROGRESS (recovered)", res)
 	}
 	if n := puts.Load(); n != 1 {
@@ -86,7 +86,7 @@ func TestRestoreLostAnswerMessageIsTruthful(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 	msg := err.Error()
-	for _, want := range []string{"answer was lost", "retries this error (EngineUnavailableError)", "first looks for its target indices", "IndexConflictError"} {
+	for _, want := range []string{"answer was lost", "retries this error (EngineUnavailableError)", "first looks for its target indices", "recognises it by their recovery source", "instead of restoring twice"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message lacks %q: %s", want, msg)
 		}

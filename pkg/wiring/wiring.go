@@ -46,9 +46,18 @@ func LazyCredentials() aws.CredentialsProvider {
 // SignedConnector connects through esclient: SigV4 with creds unless the
 // domain is unsigned. Clients are reused per domain across warm invocations.
 func SignedConnector(creds aws.CredentialsProvider) handler.Connector {
+	open := signedOps(creds)
+	return func(ctx context.Context, d handler.Domain) (handler.Operations, error) {
+		return open(ctx, d)
+	}
+}
+
+// signedOps is the one client cache behind every connector: one signed
+// esclient per domain, built on first use and kept for warm invocations.
+func signedOps(creds aws.CredentialsProvider) func(context.Context, handler.Domain) (snapshot.Ops, error) {
 	var mu sync.Mutex
-	cache := map[handler.Domain]handler.Operations{}
-	return func(_ context.Context, d handler.Domain) (handler.Operations, error) {
+	cache := map[handler.Domain]snapshot.Ops{}
+	return func(_ context.Context, d handler.Domain) (snapshot.Ops, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if ops, ok := cache[d]; ok {
@@ -56,7 +65,7 @@ func SignedConnector(creds aws.CredentialsProvider) handler.Connector {
 		}
 		c, err := esclient.New(esclient.Config{Endpoint: d.Endpoint, Region: d.Region, Unsigned: d.Unsigned, Credentials: creds})
 		if err != nil {
-			return nil, err
+			return snapshot.Ops{}, err
 		}
 		ops := snapshot.Ops{C: c}
 		cache[d] = ops
@@ -73,9 +82,13 @@ func namespace() string {
 
 // Production is what every function's main wires: JSON logs to stdout,
 // the real clock, the environment, and signed clients.
-func Production() handler.Deps {
+func Production() handler.Deps { return ProductionWith(LazyCredentials()) }
+
+// ProductionWith is Production signing with creds (EnvCredentials for the
+// functions that also link IAM, to stay within the bootstrap size limit).
+func ProductionWith(creds aws.CredentialsProvider) handler.Deps {
 	return handler.Deps{
-		Connect: SignedConnector(LazyCredentials()),
+		Connect: SignedConnector(creds),
 		Clock:   handler.SystemClock{},
 		Log:     slog.New(slog.NewJSONHandler(os.Stdout, nil)),
 		Getenv:  os.Getenv,

@@ -94,13 +94,13 @@ func TestRetentionOn200Snapshots(t *testing.T) {
 			if len(r.Deleted) != n-50 || r.Ignored != 2 || r.Requests != 1+4 || int(requests.Load()) != 1+4 {
 				t.Fatalf("deleted %d, ignored %d, requests %d (counted %d)", len(r.Deleted), r.Ignored, r.Requests, requests.Load())
 			}
-			left, err := e.Ops.ListSnapshots(ctx(t), "it-lc", false)
+			left, err := e.Ops.ListSnapshots(ctx(t), "it-lc")
 			if err != nil {
 				t.Fatal(err)
 			}
 			names := map[string]bool{}
 			for _, s := range left {
-				names[s.Snapshot] = true
+				names[s.Name] = true
 			}
 			if len(left) != 52 || !names["nightly-handmade"] || !names["cs-automated-lookalike"] || !names["nightly-199"] || !names["nightly-150"] || names["nightly-149"] {
 				t.Fatalf("left %d snapshots: %v", len(left), names)
@@ -151,7 +151,7 @@ func TestCollisionWithRunningSnapshot(t *testing.T) {
 			if typeName(err) != "ConcurrentSnapshotError" {
 				t.Fatalf("retention during a running snapshot: %T %v", err, err)
 			}
-			list, _ := e.Ops.ListSnapshots(ctx(t), "it-cr", false)
+			list, _ := e.Ops.ListSnapshots(ctx(t), "it-cr")
 			if len(list) != 1 {
 				t.Fatalf("want only the running snapshot, got %d", len(list))
 			}
@@ -198,7 +198,7 @@ func TestDuplicateTriggerAtOnce(t *testing.T) {
 					t.Fatal("deliveries answered with different snapshots")
 				}
 			}
-			list, _ := e.Ops.ListSnapshots(ctx(t), "it-dt", false)
+			list, _ := e.Ops.ListSnapshots(ctx(t), "it-dt")
 			if fresh != 1 || len(list) != 1 {
 				t.Fatalf("%d deliveries created a snapshot, repository holds %d", fresh, len(list))
 			}
@@ -233,7 +233,7 @@ func TestNoRetentionAfterPartial(t *testing.T) {
 			if typeName(err) != "SnapshotFailedError" {
 				t.Fatalf("retention action after PARTIAL: %T %v", err, err)
 			}
-			if list, _ := e.Ops.ListSnapshots(ctx(t), "it-np", false); len(list) != 4 {
+			if list, _ := e.Ops.ListSnapshots(ctx(t), "it-np"); len(list) != 4 {
 				t.Fatalf("retention deleted after a PARTIAL: %d left", len(list))
 			}
 		})

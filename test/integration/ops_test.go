@@ -92,7 +92,13 @@ func TestRegisterIdempotentAndReadonly(t *testing.T) {
 			if m := mustRaw(t, e, "GET", "/_snapshot/it-reg-ro", ""); m["it-reg-ro"].(map[string]any)["settings"].(map[string]any)["readonly"] != "true" {
 				t.Fatal("a refused registration changed the repository")
 			}
+			// replace re-points a repository, but never makes it a second
+			// writer on a location another repository writes (issue 10).
 			writable.Replace = true
+			if _, err := e.Ops.RegisterRepository(ctx(t), writable); !errors.Is(err, snapshot.ErrRepositoryConflict) || !strings.Contains(err.Error(), "already used by repository it-reg") {
+				t.Fatalf("replace made a second writer: %v", err)
+			}
+			writable.Settings["location"] = loc + "-own"
 			if r, err := e.Ops.RegisterRepository(ctx(t), writable); err != nil || r.Status != "updated" {
 				t.Fatalf("replace: %+v %v", r, err)
 			}
@@ -132,30 +138,30 @@ func TestSnapshotSomeAndAllIdempotent(t *testing.T) {
 				t.Fatalf("progress %+v", p)
 			}
 			again, err := e.Ops.CreateSnapshot(ctx(t), "it-sa", "some", snapshot.CreateOptions{Indices: []string{"sa-logs-*"}})
-			if err != nil || !again.Existing || again.UUID != some.UUID && some.UUID != "" {
+			if err != nil || !again.Existing || again.Snapshot.UUID != some.Snapshot.UUID && some.Snapshot.UUID != "" {
 				t.Fatalf("rerun should return the existing snapshot: %+v %v", again, err)
 			}
 			all, err := e.Ops.CreateSnapshot(ctx(t), "it-sa", "all", snapshot.CreateOptions{WaitForCompletion: true, Metadata: map[string]any{"by": "it"}})
-			if err != nil || all.State != snapshot.StateSuccess {
+			if err != nil || all.Snapshot.State != snapshot.StateSuccess {
 				t.Fatalf("all: %+v %v", all, err)
 			}
 			for _, want := range []string{"sa-logs-2026.11.22", "sa-logs-2026.11.23", "sa-metrics"} {
-				if !slices.Contains(all.Indices, want) {
-					t.Fatalf("snapshot of all lacks %s: %v", want, all.Indices)
+				if !slices.Contains(all.Snapshot.Indices, want) {
+					t.Fatalf("snapshot of all lacks %s: %v", want, all.Snapshot.Indices)
 				}
 			}
-			list, err := e.Ops.ListSnapshots(ctx(t), "it-sa", true)
+			list, err := e.Ops.ListSnapshots(ctx(t), "it-sa", "by")
 			if err != nil || len(list) != 2 || list[1].Metadata["by"] != "it" {
 				t.Fatalf("list: %+v %v", list, err)
 			}
-			brief, err := e.Ops.ListSnapshots(ctx(t), "it-sa", false)
-			if err != nil || len(brief) != 2 {
-				t.Fatalf("list verbose=false: %+v %v", brief, err)
+			brief, err := e.Ops.ListSnapshots(ctx(t), "it-sa")
+			if err != nil || len(brief) != 2 || brief[1].Metadata != nil {
+				t.Fatalf("list without metadata keys: %+v %v", brief, err)
 			}
 			if err := e.Ops.DeleteSnapshots(ctx(t), "it-sa", []string{"some", "all"}); err != nil {
 				t.Fatal(err)
 			}
-			if list, _ = e.Ops.ListSnapshots(ctx(t), "it-sa", false); len(list) != 0 {
+			if list, _ = e.Ops.ListSnapshots(ctx(t), "it-sa"); len(list) != 0 {
 				t.Fatalf("after batch delete: %v", list)
 			}
 		})
@@ -182,7 +188,7 @@ func TestDateMathNames(t *testing.T) {
 				got, err = e.Ops.GetSnapshot(ctx(t), "it-dm", after)
 				local = after
 			}
-			if err != nil || got.Snapshot != local {
+			if err != nil || got.Name != local {
 				t.Fatalf("engine resolved to a different name than %s: %+v %v", local, got, err)
 			}
 			// The template form without angle brackets, resolved locally with a zone.
@@ -374,8 +380,8 @@ func TestPartialReportedTruthfully(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.State != snapshot.StatePartial || res.Shards.Failed != 1 {
-				t.Fatalf("want PARTIAL with 1 failed shard, got %+v", res.Info)
+			if res.Snapshot.State != snapshot.StatePartial || res.Snapshot.Shards.Failed != 1 {
+				t.Fatalf("want PARTIAL with 1 failed shard, got %+v", res.Snapshot)
 			}
 			m := mustRaw(t, e, "GET", "/_snapshot/it-pa/p1/_status", "")
 			raw := m["snapshots"].([]any)[0].(map[string]any)["state"]

@@ -141,10 +141,10 @@ func TestBlockingCreateIntoDeadlineReportsInProgress(t *testing.T) {
 			if err != nil {
 				t.Fatalf("blocking create into the deadline: %v (%s)", err, typeName(failure.Classify(err)))
 			}
-			if res.State == snapshot.StateSuccess {
+			if res.Snapshot.State == snapshot.StateSuccess {
 				t.Fatalf("the throttled snapshot finished within the deadline; nothing was tested: %+v", res)
 			}
-			if res.State != snapshot.StateInProgress || !res.Recovered {
+			if res.Snapshot.State != snapshot.StateInProgress || !res.Recovered {
 				t.Fatalf("result %+v, want the snapshot IN_PROGRESS, recovered by the state check", res)
 			}
 			if dctx.Err() != nil {

@@ -275,8 +275,22 @@ func TestFunctionsUnderEmulator(t *testing.T) {
 			if count(t, url, "logs-2026.11.22-restored") != 25 || count(t, url, "logs-2026.11.23-restored") != 15 {
 				t.Fatal("restored document counts differ")
 			}
-			if _, et = fns["restore"].invoke(t, event(t, "restore-rename-pattern.json")); et != "IndexConflictError" {
-				t.Fatalf("second renamed restore should collide, got %q", et)
+			// The same restore again (same snapshot, same targets, spelled
+			// as a pattern): its targets came from this snapshot, so it is
+			// answered as the restore already done, never as a conflict.
+			if res, et = fns["restore"].invoke(t, event(t, "restore-rename-pattern.json")); et != "" || res["existing"] != true || len(res["already_restored"].([]any)) != 2 {
+				t.Fatalf("the same restore again: %s %v", et, res)
+			}
+			for _, bad := range []struct{ payload, want string }{
+				{`{"snapshot":".."}`, "must not be '.' or '..'"},
+				{`{"indices":["logs-*"],"rename_prefix":"."}`, "system or hidden index names"},
+			} {
+				if res, et := fns["restore"].invoke(t, []byte(bad.payload)); et != "ValidationError" || !strings.Contains(res["errorMessage"].(string), bad.want) {
+					t.Fatalf("restore %s: %s %v", bad.payload, et, res)
+				}
+			}
+			if res, et := fns["take-snapshot"].invoke(t, []byte(`{"snapshot":"empty-{now/d}","indices":["zzz-nothing-*"]}`)); et != "ValidationError" || !strings.Contains(res["errorMessage"].(string), "match no index") {
+				t.Fatalf("empty selection: %s %v", et, res)
 			}
 
 			if res, et = fns["register-repo"].invoke(t, event(t, "register-repo-readonly.json")); et != "" || res["readonly"] != true {

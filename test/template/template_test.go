@@ -31,6 +31,29 @@ var functions = []struct {
 	{"RegisterRepoFunction", "register-repo", "RegisterRepoRole", 60, false, true},
 	{"TakeSnapshotFunction", "take-snapshot", "TakeSnapshotRole", 300, true, false},
 	{"RestoreFunction", "restore", "RestoreRole", 300, false, false},
+	// The doctor runs with register-repo's role: it checks that identity.
+	{"DoctorFunction", "doctor", "RegisterRepoRole", 60, false, true},
+}
+
+// consoleOnly are functions an operator invokes synchronously from the
+// console: no async retries, destinations or error alarms.
+var consoleOnly = map[string]bool{"DoctorFunction": true}
+
+// logGroupsOf are the log groups of every function that runs with role.
+func logGroupsOf(s *stack, role string) []string {
+	var out []string
+	for _, fn := range functions {
+		if fn.role != role {
+			continue
+		}
+		lg := fmt.Sprint(mapOf(props(s, fn.id)["LoggingConfig"])["LogGroup"])
+		for _, id := range resourcesOfType(s, "AWS::Logs::LogGroup") {
+			if fmt.Sprint(props(s, id)["LogGroupName"]) == lg || physicalID(id) == lg {
+				out = append(out, fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s:*", testRegion, testAccount, physicalID(id)))
+			}
+		}
+	}
+	return out
 }
 
 // scenarios covers every combination of the template's optional features:
@@ -597,7 +620,9 @@ func TestTemplate(t *testing.T) {
 				"ESSNAP_METRICS_NAMESPACE",
 			}
 			// Variables only some functions read (retention_policy_test.go checks their values).
-			own := map[string][]string{"TakeSnapshotFunction": {"ESSNAP_RETENTION_POLICY_ID"}}
+			own := map[string][]string{"TakeSnapshotFunction": {"ESSNAP_RETENTION_POLICY_ID"},
+				"RegisterRepoFunction": {"ESSNAP_DOMAIN_ARN"},
+				"DoctorFunction":       {"ESSNAP_DOMAIN_ARN", "ESSNAP_ALARM_HOURS", "ESSNAP_SCHEDULE", "ESSNAP_SCHEDULE_TIMEZONE"}}
 			forEachStack(t, f, func(t *testing.T, s *stack) {
 				for _, fn := range functions {
 					vars := mapOf(mapOf(props(s, fn.id)["Environment"])["Variables"])
@@ -741,6 +766,9 @@ func TestTemplate(t *testing.T) {
 					}
 				}
 				for _, fn := range functions {
+					if consoleOnly[fn.id] {
+						continue
+					}
 					var alarmed bool
 					for _, id := range resourcesOfType(s, "AWS::CloudWatch::Alarm") {
 						p := props(s, id)
@@ -790,11 +818,16 @@ func TestTemplate(t *testing.T) {
 					if r := props(s, groupID)["RetentionInDays"]; r == nil || fmt.Sprint(r) == "" {
 						t.Errorf("%s: no RetentionInDays", groupID)
 					}
+					// A role shared by functions (register-repo and the doctor)
+					// writes to their log groups, no other.
 					groupArn := fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s:*", testRegion, testAccount, physicalID(groupID))
 					for _, st := range roleStatements(s, fn.role) {
 						for _, a := range strs(st["Action"]) {
-							if strings.HasPrefix(a, "logs:") && !slices.Equal(strs(st["Resource"]), []string{groupArn}) {
-								t.Errorf("%s: %s on %v, want only its log group", fn.role, a, st["Resource"])
+							if !strings.HasPrefix(a, "logs:") {
+								continue
+							}
+							if res := strs(st["Resource"]); !slices.Contains(res, groupArn) || !sameSet(res, logGroupsOf(s, fn.role)) {
+								t.Errorf("%s: %s on %v, want only the log groups of its functions %v", fn.role, a, res, logGroupsOf(s, fn.role))
 							}
 						}
 					}
@@ -887,7 +920,7 @@ func TestTemplate(t *testing.T) {
 
 		{"outputs", func(t *testing.T) {
 			s := f.stacks[0]
-			for _, k := range []string{"SnapshotRoleArn", "BucketName", "RegisterRepoFunctionName", "TakeSnapshotFunctionName", "RestoreFunctionName", "FunctionRoleArns", "AlarmTopicArn", "ConsoleTestEvent"} {
+			for _, k := range []string{"SnapshotRoleArn", "BucketName", "RegisterRepoFunctionName", "TakeSnapshotFunctionName", "RestoreFunctionName", "FunctionRoleArns", "AlarmTopicArn", "ConsoleTestEvent", "DoctorFunctionName", "DoctorConsoleEvent"} {
 				if _, ok := s.outputs[k]; !ok {
 					t.Errorf("output %s missing", k)
 				}

@@ -25,7 +25,7 @@ var root = func() string { wd, _ := os.Getwd(); return filepath.Join(wd, "..", "
 // functions maps the definition's ${NameFunctionArn} names to functions/<dir>.
 var functions = map[string]string{
 	"RegisterRepo": "register-repo", "TakeSnapshot": "take-snapshot", "Restore": "restore",
-	"CheckProgress": "check-progress", "Preflight": "preflight", "Verify": "verify",
+	"CheckProgress": "check-progress", "Preflight": "preflight", "Verify": "verify", "MigrateMetadata": "migrate-metadata",
 }
 
 // fnURLs is each function's emulator URL, set by TestMain.

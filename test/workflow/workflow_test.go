@@ -3,8 +3,11 @@
 package workflow
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -42,6 +45,7 @@ type report struct {
 			Source, Target string
 			SourceDocs     int64 `json:"source_docs"`
 			TargetDocs     int64 `json:"target_docs"`
+			TargetBytes    int64 `json:"target_bytes"`
 			IDsChecked     bool  `json:"ids_checked"`
 			OK             bool  `json:"ok"`
 		} `json:"indices"`
@@ -69,6 +73,11 @@ func succeeded(t *testing.T, x execution) report {
 		if !ix.OK {
 			t.Fatalf("index not verified: %+v", ix)
 		}
+		// A restored index with documents has bytes: 0 here meant verify
+		// ran before the recovery finished (issue 9: make demo showed 0).
+		if ix.TargetDocs > 0 && ix.TargetBytes <= 0 {
+			t.Fatalf("report shows %d bytes for %s holding %d documents", ix.TargetBytes, ix.Target, ix.TargetDocs)
+		}
 	}
 	if r.Report.Durations["total"] <= 0 {
 		t.Errorf("report has no total duration: %v", r.Report.Durations)
@@ -88,6 +97,52 @@ func failedAt(t *testing.T, x execution, step, errorType string) {
 	if !strings.Contains(x.Result.Cause, "Nothing was deleted") {
 		t.Errorf("failure report lacks the safety statement: %s", x.Result.Cause)
 	}
+}
+
+// sourceTemplate puts a legacy template for prefix-* on the source (host a
+// keyword, @timestamp a date) and removes it from both engines afterwards.
+func sourceTemplate(t *testing.T, src, tgt, prefix string) {
+	t.Helper()
+	mustReq(t, "PUT", src+"/_template/"+prefix, `{"index_patterns":["`+prefix+`-*"],"settings":{"index.number_of_replicas":0},"mappings":{"properties":{"host":{"type":"keyword"},"@timestamp":{"type":"date"}}}}`)
+	t.Cleanup(func() {
+		req(t, "DELETE", src+"/_template/"+prefix, "")
+		req(t, "DELETE", tgt+"/_template/"+prefix, "")
+		req(t, "DELETE", tgt+"/"+prefix+"-*", "")
+	})
+}
+
+// newIndexMapped indexes into a new daily index on the target, as a
+// switched shipper or poller does, and checks it got the source template's
+// mappings rather than dynamic ones (host would be text, @timestamp a date
+// only by luck).
+func newIndexMapped(t *testing.T, tgt, index string) {
+	t.Helper()
+	mustReq(t, "PUT", tgt+"/"+index+"/_doc/1?refresh=true", `{"host":"web-1","@timestamp":"2026-11-30T01:02:03Z"}`)
+	m := mustReq(t, "GET", tgt+"/"+index+"/_mapping", "")
+	props := m[index].(map[string]any)["mappings"].(map[string]any)["properties"].(map[string]any)
+	if typ := props["host"].(map[string]any)["type"]; typ != "keyword" {
+		t.Fatalf("%s after the cut-over: host is %v, want keyword from the source's template", index, typ)
+	}
+	if typ := props["@timestamp"].(map[string]any)["type"]; typ != "date" {
+		t.Fatalf("%s after the cut-over: @timestamp is %v, want date", index, typ)
+	}
+}
+
+// invokeFunction calls one function's bootstrap under the emulator, as the
+// operator's documented command does, and returns its answer.
+func invokeFunction(t *testing.T, name string, payload any) []byte {
+	t.Helper()
+	b, _ := json.Marshal(payload)
+	res, err := http.Post(fnURLs[name]+"/2015-03-31/functions/function/invocations", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	out, _ := io.ReadAll(res.Body)
+	if strings.Contains(string(out), `"errorType"`) {
+		t.Fatalf("%s: %s", name, out)
+	}
+	return out
 }
 
 // exactlyOnce checks that got holds every written _id exactly once and nothing else.
@@ -145,6 +200,13 @@ func TestPush(t *testing.T) {
 			w := startWriter(t, src, "wf-push")
 			w.Fill(3000)
 			createIndex(t, tgt, "wf-push")
+			sourceTemplate(t, src, tgt, "wf-push-new")
+			// Push: the metadata goes first, by the documented command, so the
+			// daily indices the switched shippers create get the mappings.
+			md := invokeFunction(t, "MigrateMetadata", map[string]any{"source": map[string]any{"endpoint": src, "unsigned": true}, "target": map[string]any{"endpoint": tgt, "unsigned": true}, "include": []string{"wf-*"}})
+			if !strings.Contains(string(md), `"status":"missing"`) {
+				t.Fatalf("migrate-metadata before the switch: %s", md)
+			}
 			before := w.Switch(tgt) // the cut-over: shippers now write to the target
 			time.Sleep(300 * time.Millisecond)
 			x := run(t, input(t, src, tgt, "push", "wf-push*"), runOptions{})
@@ -161,6 +223,7 @@ func TestPush(t *testing.T) {
 			if got := ids(t, tgt, "wf-push-audit-restored"); len(got) != 2 {
 				t.Fatalf("audit copy: %v", got)
 			}
+			newIndexMapped(t, tgt, "wf-push-new-2026.11.30")
 			t.Logf("%d documents before the switch, %d written to the target during the migration", before, during)
 		})
 	}
@@ -177,6 +240,7 @@ func TestPull(t *testing.T) {
 			src, tgt := all[pair.src], all[pair.tgt]
 			cleanup(t, "wf-pull*", src, tgt)
 			createIndex(t, src, "wf-pull")
+			sourceTemplate(t, src, tgt, "wf-pull-new")
 			w := startWriter(t, src, "wf-pull")
 			w.Fill(3000)
 			checkpoint := w.Len() // the poller's checkpoint, before the snapshot
@@ -204,6 +268,10 @@ func TestPull(t *testing.T) {
 				t.Fatalf("pull verification: %+v", ix)
 			}
 			exactlyOnce(t, ids(t, tgt, "wf-pull"), log)
+			if !x.entered("Metadata") {
+				t.Fatal("the workflow did not carry the metadata")
+			}
+			newIndexMapped(t, tgt, "wf-pull-new-2026.11.30")
 			t.Logf("replay: %d created, %d dropped as already restored", sent, dropped)
 		})
 	}

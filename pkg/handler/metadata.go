@@ -1,0 +1,236 @@
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/essnap/essnap/pkg/failure"
+	"github.com/essnap/essnap/pkg/metadata"
+	"github.com/essnap/essnap/pkg/migrate"
+)
+
+// MetadataConfig is migrate-metadata's configuration: both domains, the
+// indices whose lifecycle policies to report, which items to carry, and
+// whether to write. It reads the source only.
+type MetadataConfig struct {
+	Source  Domain   `json:"source"`
+	Target  Domain   `json:"target" envprefix:"TARGET_"`
+	Indices []string `json:"indices" env:"INDICES"`
+	// Include limits the items carried to names matching these patterns
+	// (`*` wildcards); empty carries every item the source has.
+	Include   []string `json:"include"`
+	DryRun    bool     `json:"dry_run"`
+	Overwrite bool     `json:"overwrite"`
+	errs      problems
+}
+
+// LoadMetadataConfig applies defaults, environment and event, in that order.
+func LoadMetadataConfig(getenv func(string) string, raw []byte) MetadataConfig {
+	var c MetadataConfig
+	c.errs, _ = load(&c, getenv, raw)
+	return c
+}
+
+// Validate reports every problem at once.
+func (c MetadataConfig) Validate() error {
+	p := append(problems(nil), c.errs...)
+	validateDomains(&p, c.Source, c.Target)
+	for field, list := range map[string][]string{"indices": c.Indices, "include": c.Include} {
+		for i, pat := range list {
+			if err := validPattern(pat); err != nil {
+				p.add("%s[%d] %q %v", field, i, shortValue(pat), err)
+			}
+		}
+	}
+	sort.Strings(p)
+	if len(p) > 0 {
+		return failure.Validation("migrate-metadata", p)
+	}
+	return nil
+}
+
+// validPattern accepts a name or `*` pattern as index and template names
+// allow them.
+func validPattern(p string) error {
+	switch {
+	case p == "":
+		return fmt.Errorf("is empty; remove it or give a pattern such as logs-*")
+	case len(p) > 255:
+		return fmt.Errorf("is %d bytes; names are at most 255", len(p))
+	case strings.ContainsAny(p, " ,\"\\/|<>?#") || strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return fmt.Errorf("contains a character names cannot have (space , \" \\ / | < > ? # or a control character)")
+	}
+	if _, err := path.Match(strings.TrimPrefix(p, "-"), ""); err != nil {
+		return fmt.Errorf("is not a valid pattern: %v", err)
+	}
+	return nil
+}
+
+func shortValue(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
+// MetadataResult is the plan (and, unless dry_run, what was applied).
+type MetadataResult struct {
+	SourceEngine migrate.Engine      `json:"source_engine"`
+	TargetEngine migrate.Engine      `json:"target_engine"`
+	DryRun       bool                `json:"dry_run"`
+	Items        []metadata.Decision `json:"items"`
+	// Policies are the lifecycle policies the selected indices use: reported,
+	// not translated.
+	Policies []metadata.Policy `json:"lifecycle_policies"`
+	// Warnings name templates the selected indices match that the target
+	// still lacks, so a push cut-over does not create daily indices with
+	// dynamic mappings.
+	Warnings []string       `json:"warnings"`
+	Counts   map[string]int `json:"counts"`
+}
+
+// Metadata is the migrate-metadata handler: it carries ingest pipelines and
+// index templates (component, composable, legacy) from the source to the
+// target, translated and diffed, and reports lifecycle policies.
+type Metadata struct{ Deps }
+
+// Invoke plans, and unless dry_run applies, the metadata migration. Apply
+// creates missing items and replaces conflicting ones only with
+// overwrite; a rerun finds everything identical and changes nothing.
+func (h Metadata) Invoke(ctx context.Context, raw json.RawMessage) (MetadataResult, error) {
+	c := LoadMetadataConfig(h.Getenv, raw)
+	if err := c.Validate(); err != nil {
+		return MetadataResult{}, err
+	}
+	src, tgt, err := h.bothDomains(ctx, c.Source, c.Target)
+	if err != nil {
+		return MetadataResult{}, err
+	}
+	res, err := planMetadata(ctx, src, tgt, c.Indices, c.Include, c.Overwrite)
+	res.DryRun = c.DryRun
+	if err != nil {
+		return res, h.fail(ctx, "migrate-metadata", err)
+	}
+	if !c.DryRun {
+		for i, d := range res.Items {
+			if d.Action != "create" && d.Action != "overwrite" {
+				continue
+			}
+			if err := tgt.PutMetadata(ctx, d.Kind, d.Name, d.Body); err != nil {
+				return res, h.fail(ctx, "migrate-metadata", fmt.Errorf("target: %d of %d items applied, then: %w", i, len(res.Items), err))
+			}
+		}
+	}
+	h.Log.InfoContext(ctx, "metadata", "dry_run", c.DryRun, "counts", res.Counts, "policies", len(res.Policies), "warnings", len(res.Warnings))
+	return res, nil
+}
+
+// planMetadata reads both domains and decides every item; the pre-flight
+// uses it read-only, migrate-metadata also applies it.
+func planMetadata(ctx context.Context, src, tgt Operations, indices, include []string, overwrite bool) (MetadataResult, error) {
+	res := MetadataResult{Items: []metadata.Decision{}, Policies: []metadata.Policy{}, Warnings: []string{}, Counts: map[string]int{}}
+	sv, err := src.EngineVersion(ctx)
+	if err != nil {
+		return res, fmt.Errorf("source: %w", err)
+	}
+	tv, err := tgt.EngineVersion(ctx)
+	if err != nil {
+		return res, fmt.Errorf("target: %w", err)
+	}
+	res.SourceEngine = migrate.Engine{Distribution: sv.Distribution, Number: sv.Number}
+	res.TargetEngine = migrate.Engine{Distribution: tv.Distribution, Number: tv.Number}
+	cross := sv.Distribution != tv.Distribution
+	items, err := src.MetadataItems(ctx)
+	if err != nil {
+		return res, fmt.Errorf("source: %w", err)
+	}
+	have, err := tgt.MetadataItems(ctx)
+	if err != nil {
+		return res, fmt.Errorf("target: %w", err)
+	}
+	existing := map[string]map[string]any{}
+	for _, it := range have {
+		existing[string(it.Kind)+"/"+it.Name] = it.Body
+	}
+	procs, err := tgt.IngestProcessors(ctx)
+	if err != nil {
+		return res, fmt.Errorf("target: %w", err)
+	}
+	var names []string
+	if len(indices) > 0 {
+		all, err := src.Indices(ctx, "*")
+		if err != nil {
+			return res, fmt.Errorf("source: %w", err)
+		}
+		for n := range all {
+			if matchAny(n, indices) && !strings.HasPrefix(n, ".") {
+				names = append(names, n)
+			}
+		}
+		sort.Strings(names)
+	}
+	for _, it := range items {
+		if len(include) > 0 && !matchAny(it.Name, include) {
+			continue
+		}
+		d := metadata.Decide(it, existing[string(it.Kind)+"/"+it.Name], cross, procs, overwrite)
+		res.Items = append(res.Items, d)
+		res.Counts[string(d.Status)]++
+		if (d.Kind == metadata.LegacyTemplate || d.Kind == metadata.IndexTemplate) && (d.Status == metadata.Missing || d.Status == metadata.Refused || d.Status == metadata.Conflicting && d.Action != "overwrite") {
+			if hit := firstMatch(names, it.Body["index_patterns"]); hit != "" {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("the target lacks the source's %s %s (%s), which matches %s: new indices the shippers create there get dynamic mappings; run migrate-metadata before switching the shippers", strings.ReplaceAll(string(d.Kind), "_", " "), d.Name, d.Status, hit))
+			}
+		}
+	}
+	if len(names) > 0 {
+		flat, err := src.FlatSettings(ctx, names)
+		if err != nil {
+			return res, fmt.Errorf("source: %w", err)
+		}
+		res.Policies = metadata.Policies(flat)
+	}
+	return res, nil
+}
+
+// matchAny reports whether name matches any `*` pattern; a leading `-`
+// pattern excludes.
+func matchAny(name string, patterns []string) bool {
+	in := false
+	for _, p := range patterns {
+		if ex, ok := strings.CutPrefix(p, "-"); ok {
+			if m, _ := path.Match(ex, name); m {
+				in = false
+			}
+			continue
+		}
+		if m, _ := path.Match(p, name); m {
+			in = true
+		}
+	}
+	return in
+}
+
+// firstMatch returns the first name an index_patterns value matches.
+func firstMatch(names []string, patterns any) string {
+	var ps []string
+	switch v := patterns.(type) {
+	case []any:
+		for _, p := range v {
+			if s, ok := p.(string); ok {
+				ps = append(ps, s)
+			}
+		}
+	case string:
+		ps = strings.Split(v, ",")
+	}
+	for _, n := range names {
+		if matchAny(n, ps) {
+			return n
+		}
+	}
+	return ""
+}
