@@ -66,6 +66,11 @@ build-VerifyFunction: ## (sam build) verify bootstrap into $ARTIFACTS_DIR
 build-MigrateMetadataFunction: ## (sam build) migrate-metadata bootstrap into $ARTIFACTS_DIR
 	$(call lambda-build,migrate-metadata)
 
+# The restore drill (weekly schedule, its own role).
+.PHONY: build-DrillFunction
+build-DrillFunction: ## (sam build) drill bootstrap into $ARTIFACTS_DIR
+	$(call lambda-build,drill)
+
 # ---------------------------------------------------------------- developer
 .PHONY: build
 build: ## Build every functions/<name> to build/<name>/bootstrap (linux/arm64)

@@ -388,7 +388,9 @@ func retryAfter(v string) time.Duration {
 	return 0
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// Sleep waits d or until ctx ends, whichever comes first: the one
+// cancellable wait of essnap's retries and polls.
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

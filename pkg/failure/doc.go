@@ -12,8 +12,8 @@
 //	VersionMismatchError    the snapshot is newer than the target engine
 //	EngineUnavailableError  timeouts, 429, 5xx, lost answers: retry with backoff
 //	EngineError             any other engine refusal
-//	InsufficientStorageError a migration target lacks disk for the restore
-//	VerificationError       a migration's restored indices differ from the source
+//	InsufficientStorageError a migration target or a drill lacks disk for the restore
+//	VerificationError       restored indices differ from the source or the recorded counts
 //
 // Which of them Step Functions retries is declared once, in retry.go
 // (Transient: ConcurrentSnapshotError, EngineUnavailableError; every other

@@ -54,11 +54,14 @@ type (
 	EngineError struct{ *Detail }
 	// InsufficientStorageError: the migration target lacks the disk space
 	// the restore needs; add storage first. Found by the pre-flight, before
-	// anything is written.
+	// anything is written. A restore drill refuses with it too when its
+	// sample would cross the low disk watermark.
 	InsufficientStorageError struct{ *Detail }
 	// VerificationError: a migration's restored indices do not hold what the
 	// source holds (counts, ids or health); nothing was deleted, so the
-	// report tells the operator what to look at.
+	// report tells the operator what to look at. A restore drill fails with
+	// it when a restored index is red, holds fewer documents than recorded
+	// at snapshot time, or does not recover in time.
 	VerificationError struct{ *Detail }
 )
 

@@ -57,8 +57,16 @@ type Operations interface {
 	PutMetadata(ctx context.Context, kind metadata.Kind, name string, body map[string]any) error
 	IngestProcessors(ctx context.Context) (map[string]bool, error)
 	FlatSettings(ctx context.Context, names []string) (map[string]map[string]string, error)
+	// The migration's replica step (restore action "replicas").
+	SetReplicas(ctx context.Context, want map[string]int) error
+	ReplicaStatus(ctx context.Context, want map[string]int) (snapshot.ReplicasResult, error)
 	// TakenNames are the index and alias names a restore must not create.
 	TakenNames(ctx context.Context) (taken map[string]string, aliases map[string][]string, err error)
+	// Restore drills (and take-snapshot's recorded counts).
+	DocCounts(ctx context.Context, patterns []string) (map[string]int64, error)
+	SnapshotIndexSizes(ctx context.Context, repo, name string) (map[string]int64, error)
+	LowWatermark(ctx context.Context) (string, error)
+	DeleteIndices(ctx context.Context, names []string) error
 }
 
 // Connector opens Operations on a domain. Production builds a signed client.

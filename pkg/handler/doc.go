@@ -2,7 +2,7 @@
 // injected dependencies (domain connector, clock, logger, environment), so
 // that every path runs in tests without AWS. Each function has its own file
 // (register.go, take.go with retention.go, restore.go, progress.go,
-// preflight.go, verify.go) holding its config struct, Validate and Invoke;
+// preflight.go, verify.go, drill.go with takecounts.go) holding its config struct, Validate and Invoke;
 // common.go has what they share (Deps, Operations, Domain). Production
 // wiring lives in pkg/wiring; functions/*/main.go only calls lambda.Start.
 //

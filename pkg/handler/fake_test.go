@@ -56,6 +56,8 @@ type fakeOps struct {
 
 	// listing answers ListSnapshots.
 	listing []model.Snapshot
+	// docCounts answers DocCounts (take-snapshot's recorded counts).
+	docCounts map[string]int64
 }
 
 var _ handler.Operations = (*fakeOps)(nil)
@@ -75,6 +77,13 @@ func (f *fakeOps) TakenNames(ctx context.Context) (map[string]string, map[string
 	}
 	return taken, map[string][]string{}, err
 }
+
+// The replica step is exercised with replicaOps (throughput_test.go) and on
+// the real engines; the plain fake has nothing to set.
+func (f *fakeOps) SetReplicas(context.Context, map[string]int) error { return nil }
+func (f *fakeOps) ReplicaStatus(context.Context, map[string]int) (snapshot.ReplicasResult, error) {
+	return snapshot.ReplicasResult{Done: true}, nil
+}
 func (f *fakeOps) MetadataItems(context.Context) ([]metadata.Item, error) { return nil, nil }
 func (f *fakeOps) PutMetadata(context.Context, metadata.Kind, string, map[string]any) error {
 	return nil
@@ -89,6 +98,23 @@ func (f *fakeOps) CreatedVersions(_ context.Context, names []string) (map[string
 		out[n] = 136407927 // OpenSearch 2.19.1
 	}
 	return out, nil
+}
+
+// The drill's reads are exercised on the real engines (test/integration);
+// the fake counts nothing and has room for anything.
+func (f *fakeOps) DocCounts(context.Context, []string) (map[string]int64, error) {
+	if f.docCounts != nil {
+		return f.docCounts, nil
+	}
+	return map[string]int64{}, nil
+}
+func (f *fakeOps) SnapshotIndexSizes(context.Context, string, string) (map[string]int64, error) {
+	return map[string]int64{}, nil
+}
+func (f *fakeOps) LowWatermark(context.Context) (string, error) { return "85%", nil }
+func (f *fakeOps) DeleteIndices(_ context.Context, names []string) error {
+	f.record(call{Op: "DeleteIndices", Names: names})
+	return nil
 }
 
 func (f *fakeOps) record(c call) {

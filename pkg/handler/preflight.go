@@ -111,6 +111,10 @@ type PreflightResult struct {
 	SourceBytes int64             `json:"source_bytes"`
 	Disk        migrate.DiskCheck `json:"disk"`
 	CheckedAt   string            `json:"checked_at"`
+	// Replicas is each target index's source number_of_replicas: the
+	// workflow restores without replicas (each shard copied once) and
+	// sets these back after verification (restore action replicas).
+	Replicas map[string]int `json:"replicas"`
 }
 
 // Preflight is the migration's pre-flight handler: it reads both domains
@@ -189,6 +193,9 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 	}
 	if err := migrate.CheckVerdicts(res.SourceEngine, res.TargetEngine, res.Compatibility); err != nil {
 		return res, h.fail(ctx, "preflight", failure.VersionMismatch("preflight: "+err.Error()))
+	}
+	if res.Replicas, err = sourceReplicas(ctx, src, plan.Indices); err != nil {
+		return res, h.fail(ctx, "preflight", fmt.Errorf("source: %w", err))
 	}
 	if len(plan.Collisions) > 0 {
 		list := make([]string, len(plan.Collisions))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/essnap/essnap/pkg/config"
 	"github.com/essnap/essnap/pkg/failure"
@@ -17,8 +18,12 @@ type ProgressConfig struct {
 	Repository string   `json:"repository" env:"REPOSITORY"`
 	Snapshot   string   `json:"snapshot"`
 	Indices    []string `json:"indices"`
-	errs       problems
-	set        map[string]bool
+	// WaitSeconds polls inside the invocation (every PollInterval) up to
+	// this long and answers as soon as the work is done, so a workflow is
+	// not late by a Wait state's whole seconds; 0 reads once.
+	WaitSeconds int `json:"wait_seconds"`
+	errs        problems
+	set         map[string]bool
 }
 
 // LoadProgressConfig applies defaults, environment and event, in that order.
@@ -53,6 +58,7 @@ func (c ProgressConfig) Validate() error {
 			p.add("%v", err)
 		}
 	}
+	validWait(&p, "wait_seconds", c.WaitSeconds)
 	if len(p) > 0 {
 		return failure.Validation("check-progress", p)
 	}
@@ -64,6 +70,8 @@ type ProgressResult struct {
 	Done     bool                      `json:"done"`
 	Snapshot *snapshot.Progress        `json:"snapshot,omitempty"`
 	Restore  *snapshot.RestoreProgress `json:"restore,omitempty"`
+	// Polls is how many reads this invocation made (wait_seconds).
+	Polls int `json:"polls"`
 }
 
 // CheckProgress is the check-progress handler, for Wait loops and operators.
@@ -81,20 +89,31 @@ func (h CheckProgress) Invoke(ctx context.Context, raw json.RawMessage) (Progres
 		return ProgressResult{}, err
 	}
 	repo := c.Repository
+	wait := time.Duration(c.WaitSeconds) * time.Second
 	if c.Snapshot != "" {
-		p, err := ops.Status(ctx, repo, c.Snapshot)
+		var p snapshot.Progress
+		polls, err := h.poll(ctx, wait, func() (bool, error) {
+			var err error
+			p, err = ops.Status(ctx, repo, c.Snapshot)
+			return p.State != snapshot.StateInProgress, err
+		})
 		if err != nil {
 			return ProgressResult{}, h.fail(ctx, "check-progress", err)
 		}
-		out := ProgressResult{Snapshot: &p, Done: p.State != snapshot.StateInProgress}
+		out := ProgressResult{Snapshot: &p, Done: p.State != snapshot.StateInProgress, Polls: polls}
 		if p.State == snapshot.StatePartial || p.State == snapshot.StateFailed || p.State == snapshot.StateIncompatible {
 			return out, h.fail(ctx, "check-progress", failure.SnapshotFailed("snapshot "+repo+"/"+p.Name+" ended "+p.State+firstFailure(p.Failures)))
 		}
 		return out, nil
 	}
-	r, err := ops.RestoreStatus(ctx, c.Indices)
+	var r snapshot.RestoreProgress
+	polls, err := h.poll(ctx, wait, func() (bool, error) {
+		var err error
+		r, err = ops.RestoreStatus(ctx, c.Indices)
+		return r.Done, err
+	})
 	if err != nil {
 		return ProgressResult{}, h.fail(ctx, "check-progress", err)
 	}
-	return ProgressResult{Restore: &r, Done: r.Done}, nil
+	return ProgressResult{Restore: &r, Done: r.Done, Polls: polls}, nil
 }

@@ -69,6 +69,7 @@ func TestReadmeEventTables(t *testing.T) {
 		{"check-progress", &ProgressConfig{}},
 		{"doctor", &DoctorConfig{}},
 		{"migrate-metadata", &MetadataConfig{}},
+		{"drill", &DrillConfig{}},
 	} {
 		t.Run(fn.section, func(t *testing.T) {
 			doc := tables[fn.section]

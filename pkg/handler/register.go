@@ -23,7 +23,13 @@ type RegisterConfig struct {
 	RepositoryConfig
 	ServerSideEncryption bool `json:"server_side_encryption"`
 	Replace              bool `json:"replace"`
-	errs                 problems
+	// MaxSnapshotBytesPerSec and MaxRestoreBytesPerSec are the repository's
+	// per-node throttles (e.g. "40mb"; "0" = unthrottled); empty keeps the
+	// engine's default (40 MB/s for snapshots). The migration workflow sets
+	// "0": the default throttle, not the disk, bounded its snapshots.
+	MaxSnapshotBytesPerSec string `json:"max_snapshot_bytes_per_sec" env:"MAX_SNAPSHOT_BYTES_PER_SEC"`
+	MaxRestoreBytesPerSec  string `json:"max_restore_bytes_per_sec" env:"MAX_RESTORE_BYTES_PER_SEC"`
+	errs                   problems
 }
 
 // RepositoryConfig is where a repository lives and who reaches it: the
@@ -83,6 +89,8 @@ func (c RegisterConfig) Validate() error {
 	boundedText(&p, "role_arn", c.RoleARN, maxRoleARNBytes)
 	boundedText(&p, "bucket_region", c.BucketRegion, 64)
 	validateDomainARN(&p, c.DomainARN, c.Domain)
+	validateRate(&p, "max_snapshot_bytes_per_sec", c.MaxSnapshotBytesPerSec)
+	validateRate(&p, "max_restore_bytes_per_sec", c.MaxRestoreBytesPerSec)
 	switch c.Type {
 	case "s3":
 		if c.Bucket == "" {
@@ -155,6 +163,12 @@ func (c RegisterConfig) Spec() snapshot.RepositorySpec {
 		if c.BasePath != "" {
 			s.Settings["location"] = s.Settings["location"].(string) + "/" + c.BasePath
 		}
+	}
+	if c.MaxSnapshotBytesPerSec != "" {
+		s.Settings["max_snapshot_bytes_per_sec"] = c.MaxSnapshotBytesPerSec
+	}
+	if c.MaxRestoreBytesPerSec != "" {
+		s.Settings["max_restore_bytes_per_sec"] = c.MaxRestoreBytesPerSec
 	}
 	if c.Readonly {
 		s.Settings["readonly"] = true

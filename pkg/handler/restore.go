@@ -30,12 +30,19 @@ type RestoreConfig struct {
 	IncludeSystemIndices bool           `json:"include_system_indices"`
 	Partial              bool           `json:"partial"`
 	DryRun               bool           `json:"dry_run"`
-	errs                 problems
+	// Action "replicas" is the migration's replica step (poll.go): it sets
+	// Replicas (index -> number_of_replicas) and waits up to WaitSeconds
+	// for health; StartedAt carries the step's start across a Wait loop.
+	Action      string         `json:"action"`
+	Replicas    map[string]int `json:"replicas"`
+	StartedAt   string         `json:"started_at"`
+	WaitSeconds int            `json:"wait_seconds"`
+	errs        problems
 }
 
 // LoadRestoreConfig applies defaults, environment and event, in that order.
 func LoadRestoreConfig(getenv func(string) string, raw []byte) RestoreConfig {
-	c := RestoreConfig{Repository: "essnap", Snapshot: "latest"}
+	c := RestoreConfig{Repository: "essnap", Snapshot: "latest", Action: "restore"}
 	var l config.Loaded
 	c.errs, l = load(&c, getenv, raw)
 	// A rename in the event replaces the environment's default suffix as a
@@ -85,6 +92,17 @@ func (c RestoreConfig) Validate() (*snapshot.Renamer, error) {
 			p.add("index_settings key %q must be a full index setting name such as index.number_of_replicas", config.Short(k))
 		}
 	}
+	switch c.Action {
+	case "restore":
+		if len(c.Replicas) > 0 || c.StartedAt != "" {
+			p.add("replicas and started_at are for action replicas")
+		}
+	case "replicas":
+		c.validateReplicas(&p)
+	default:
+		p.add("action %q is not supported; use restore or replicas", config.Short(c.Action))
+	}
+	validWait(&p, "wait_seconds", c.WaitSeconds)
 	if c.IncludeGlobalState && c.IncludeSystemIndices {
 		p.add("include_global_state with include_system_indices would overwrite the domain's security and dashboards configuration; on domains with fine-grained access control both fail; set at most one")
 	}
@@ -103,6 +121,9 @@ func (h Restore) Invoke(ctx context.Context, raw json.RawMessage) (snapshot.Rest
 	rn, err := c.Validate()
 	if err != nil {
 		return snapshot.RestoreResult{}, err
+	}
+	if c.Action == "replicas" {
+		return h.setReplicas(ctx, c)
 	}
 	ops, err := h.connect(ctx, c.Domain)
 	if err != nil {

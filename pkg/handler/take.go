@@ -138,6 +138,7 @@ func (h TakeSnapshot) Invoke(ctx context.Context, raw json.RawMessage) (Snapshot
 		return SnapshotResult{}, h.fail(ctx, "take-snapshot", err)
 	}
 	meta := c.snapshotMetadata(now)
+	h.recordCounts(ctx, ops, &c, meta)
 	res, err := ops.CreateSnapshot(ctx, c.Repository, name, snapshot.CreateOptions{
 		Indices: c.Indices, IgnoreUnavailable: c.IgnoreUnavailable, IncludeGlobalState: c.IncludeGlobalState,
 		Partial: c.Partial, Metadata: meta, WaitForCompletion: c.WaitForCompletion,

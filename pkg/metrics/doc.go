@@ -12,6 +12,10 @@
 //	ShardsFailed             Count    of a finished snapshot
 //	LastSuccessAgeSeconds    Seconds  age of the newest SUCCESS snapshot
 //	RetentionDeletions       Count    snapshots deleted by retention
+//	RestoreDrillSucceeded    Count    1 when a restore drill passed
+//	RestoreDrillFailed       Count    1 when a drill failed or could not run
+//	RestoreDrillSeconds      Seconds  restore request to recovery done
+//	RestoreDrillBytesPerSecond Bytes/Second  the drill's recovery rate
 //
 // The stack's "no successful snapshot for 26 hours" alarm watches
 // SnapshotSucceeded.

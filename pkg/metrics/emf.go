@@ -17,12 +17,20 @@ const (
 	ShardsFailed            = "ShardsFailed"
 	LastSuccessAgeSeconds   = "LastSuccessAgeSeconds"
 	RetentionDeletions      = "RetentionDeletions"
+	// Restore drills (the drill function): a passed or failed drill, its
+	// time from the restore request to recovery done, and the measured
+	// recovery rate; the dashboard and the drill alarms read them.
+	RestoreDrillSucceeded      = "RestoreDrillSucceeded"
+	RestoreDrillFailed         = "RestoreDrillFailed"
+	RestoreDrillSeconds        = "RestoreDrillSeconds"
+	RestoreDrillBytesPerSecond = "RestoreDrillBytesPerSecond"
 )
 
 // units gives each metric its CloudWatch unit, so graphs and alarms read right.
 var units = map[string]string{
 	SnapshotSucceeded: "Count", SnapshotFailed: "Count", ShardsFailed: "Count", RetentionDeletions: "Count",
 	SnapshotDurationSeconds: "Seconds", LastSuccessAgeSeconds: "Seconds", SnapshotSizeBytes: "Bytes",
+	RestoreDrillSucceeded: "Count", RestoreDrillFailed: "Count", RestoreDrillSeconds: "Seconds", RestoreDrillBytesPerSecond: "Bytes/Second",
 }
 
 // Publisher is what handlers publish through; a nil Publisher is valid and

@@ -542,6 +542,22 @@ type IndexState struct {
 // Indices lists the domain's indices matching pattern ("*" for all,
 // including hidden and closed ones).
 func (o Ops) Indices(ctx context.Context, pattern string) (map[string]IndexState, error) {
+	var patterns []string
+	if pattern != "" && pattern != "*" {
+		patterns = []string{pattern}
+	}
+	out, err := o.catIndices(ctx, patterns, "all")
+	if err != nil {
+		return nil, fmt.Errorf("list indices: %w", err)
+	}
+	return out, nil
+}
+
+// catIndices is the one reader of _cat/indices: status, health, documents
+// and store bytes of every index the patterns select (all with none;
+// -pattern excludes), in one request. A selection that matches nothing is
+// an empty map, not an error.
+func (o Ops) catIndices(ctx context.Context, patterns []string, expand string) (map[string]IndexState, error) {
 	var rows []struct {
 		Index  string `json:"index"`
 		Status string `json:"status"`
@@ -549,16 +565,20 @@ func (o Ops) Indices(ctx context.Context, pattern string) (map[string]IndexState
 		Docs   string `json:"docs.count"`
 		Store  string `json:"store.size"`
 	}
-	q := url.Values{"format": {"json"}, "h": {"index,status,health,docs.count,store.size"}, "bytes": {"b"}, "expand_wildcards": {"all"}}
+	q := url.Values{"format": {"json"}, "h": {"index,status,health,docs.count,store.size"}, "bytes": {"b"}, "expand_wildcards": {expand}}
 	p := "/_cat/indices"
-	if pattern != "" && pattern != "*" {
-		p += esclient.Path(pattern)
+	if len(patterns) > 0 {
+		esc := make([]string, len(patterns))
+		for i, pt := range patterns {
+			esc[i] = url.PathEscape(pt)
+		}
+		p += "/" + strings.Join(esc, ",")
 	}
 	if err := o.C.Do(ctx, http.MethodGet, p, q, nil, &rows); err != nil {
 		if esclient.IsType(err, "index_not_found_exception") {
 			return map[string]IndexState{}, nil
 		}
-		return nil, fmt.Errorf("list indices: %w", err)
+		return nil, err
 	}
 	out := make(map[string]IndexState, len(rows))
 	for _, r := range rows {

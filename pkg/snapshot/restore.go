@@ -78,6 +78,9 @@ type RestoreResult struct {
 	// AlreadyRestored lists the targets an earlier run of this restore
 	// created; they are neither conflicts nor restored again.
 	AlreadyRestored []string `json:"already_restored,omitempty"`
+	// Replicas is the answer of the replica step (restore action
+	// "replicas"); no restore was started then.
+	Replicas *ReplicasResult `json:"replicas,omitempty"`
 }
 
 // ResolveSnapshot finds the snapshot to restore: a given name, or with ""

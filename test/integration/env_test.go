@@ -180,6 +180,13 @@ func waitRestore(t *testing.T, e engine, targets []string) snapshot.RestoreProgr
 	return snapshot.RestoreProgress{}
 }
 
+// runningClock starts at a pinned time and advances with the real one, for
+// handlers whose names depend on the date and whose reports measure time
+// (the drill).
+type runningClock struct{ base, start time.Time }
+
+func (c runningClock) Now() time.Time { return c.base.Add(time.Since(c.start)) }
+
 // fixedClock pins "now" for handler tests.
 type fixedClock struct{ t time.Time }
 

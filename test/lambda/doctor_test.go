@@ -9,11 +9,8 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,28 +22,6 @@ import (
 	"github.com/essnap/essnap/internal/testenv"
 	"github.com/essnap/essnap/pkg/wiring/awsiam"
 )
-
-var buildDoctor sync.Once
-
-// doctorBootstrap builds functions/doctor into binDir (TestMain builds the
-// other functions) so start can run it.
-func doctorBootstrap(t *testing.T) {
-	t.Helper()
-	var err error
-	var out []byte
-	buildDoctor.Do(func() {
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", filepath.Join(binDir, "doctor", "bootstrap"), "./functions/doctor")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
-		out, err = cmd.CombinedOutput()
-	})
-	if err != nil {
-		t.Fatalf("build doctor: %v\n%s", err, out)
-	}
-	if _, err := os.Stat(filepath.Join(binDir, "doctor", "bootstrap")); err != nil {
-		t.Fatalf("doctor bootstrap missing: %v", err)
-	}
-}
 
 // checks indexes a doctor answer by check name.
 func checks(t *testing.T, res map[string]any) map[string]map[string]any {
@@ -73,7 +48,6 @@ func TestDoctorUnderEmulator(t *testing.T) {
 	if repoRoot == "" {
 		t.Fatal("ESSNAP_TEST_REPO_ROOT is not set")
 	}
-	doctorBootstrap(t)
 	motoURL := testenv.Moto(t)
 	admin := awsiam.FromEnvironment(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{AccessKeyID: "testing", SecretAccessKey: "testing"}, nil

@@ -21,7 +21,7 @@ import (
 var (
 	root      string // repository root
 	binDir    string // built bootstraps
-	functions = []string{"register-repo", "take-snapshot", "restore", "check-progress"}
+	functions = []string{"register-repo", "take-snapshot", "restore", "check-progress", "doctor", "drill"}
 )
 
 func TestMain(m *testing.M) {

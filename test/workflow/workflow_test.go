@@ -435,7 +435,13 @@ func TestEngineStoppedDuringPoll(t *testing.T) {
 		}
 	})
 	stopped := false
-	x := run(t, input(t, src, tgt, "push", "wf-stop"), runOptions{waitMs: 4000, onEvent: func(e event) any {
+	// A throttled repository keeps the snapshot running past the first
+	// check (check-progress polls inside its invocation for check_seconds),
+	// so the workflow reaches WaitSnapshot with the snapshot unfinished.
+	in := input(t, src, tgt, "push", "wf-stop")
+	in["check_seconds"] = 1
+	in["repository_throttle"] = map[string]any{"max_snapshot_bytes_per_sec": "20kb", "max_restore_bytes_per_sec": "0"}
+	x := run(t, in, runOptions{waitMs: 4000, onEvent: func(e event) any {
 		if e.Event == "state_entered" && e.State == "WaitSnapshot" && !stopped {
 			stopped = true
 			cmd := exec.Command("bash", filepath.Join(root, "scripts", "peers.sh"), "stop", os13)
