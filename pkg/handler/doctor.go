@@ -55,12 +55,7 @@ func LoadDoctorConfig(getenv func(string) string, raw []byte) DoctorConfig {
 func (c DoctorConfig) Validate() error {
 	p := append(problems(nil), c.errs...)
 	c.Domain.validate(&p)
-	if err := snapshot.ValidateRepositoryName("repository", c.Repository); err != nil {
-		p.add("%v", err)
-	}
-	boundedText(&p, "bucket", c.Bucket, maxBucketBytes)
-	boundedText(&p, "base_path", c.BasePath, snapshot.MaxLocationBytes)
-	boundedText(&p, "role_arn", c.RoleARN, maxRoleARNBytes)
+	c.RepositoryConfig.check(&p, c.Domain)
 	switch c.Type {
 	case "s3", "fs":
 	default:
@@ -74,7 +69,6 @@ func (c DoctorConfig) Validate() error {
 	if strings.Contains(c.Bucket, "/") || strings.HasPrefix(c.Bucket, "s3:") {
 		p.add("bucket %q must be a bucket name only (no s3:// and no path); put the path in base_path", config.Short(c.Bucket))
 	}
-	validateDomainARN(&p, c.DomainARN, c.Domain)
 	if c.AlarmHours < 1 || c.AlarmHours > 168 {
 		p.add("alarm_hours %d is outside 1..168 (the stack's StaleSnapshotAlarmHours)", c.AlarmHours)
 	}

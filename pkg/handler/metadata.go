@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/metadata"
 	"github.com/essnap/essnap/pkg/migrate"
+	"github.com/essnap/essnap/pkg/snapshot"
 )
 
 // MetadataConfig is migrate-metadata's configuration: both domains, the
@@ -110,7 +113,7 @@ func (h Metadata) Invoke(ctx context.Context, raw json.RawMessage) (MetadataResu
 	if err != nil {
 		return MetadataResult{}, err
 	}
-	res, err := planMetadata(ctx, src, tgt, c.Indices, c.Include, c.Overwrite)
+	res, err := h.readAndPlan(ctx, src, tgt, c)
 	res.DryRun = c.DryRun
 	if err != nil {
 		return res, h.fail(ctx, "migrate-metadata", err)
@@ -129,21 +132,40 @@ func (h Metadata) Invoke(ctx context.Context, raw json.RawMessage) (MetadataResu
 	return res, nil
 }
 
-// planMetadata reads both domains and decides every item; the pre-flight
-// uses it read-only, migrate-metadata also applies it.
-func planMetadata(ctx context.Context, src, tgt Operations, indices, include []string, overwrite bool) (MetadataResult, error) {
-	res := MetadataResult{Items: []metadata.Decision{}, Policies: []metadata.Policy{}, Warnings: []string{}, Counts: map[string]int{}}
+// readAndPlan reads what planMetadata needs that migrate-metadata's event
+// only names: both engines' versions and the concrete source indices its
+// patterns select.
+func (h Metadata) readAndPlan(ctx context.Context, src, tgt Operations, c MetadataConfig) (MetadataResult, error) {
 	sv, err := src.EngineVersion(ctx)
 	if err != nil {
-		return res, fmt.Errorf("source: %w", err)
+		return MetadataResult{}, fmt.Errorf("source: %w", err)
 	}
 	tv, err := tgt.EngineVersion(ctx)
 	if err != nil {
-		return res, fmt.Errorf("target: %w", err)
+		return MetadataResult{}, fmt.Errorf("target: %w", err)
 	}
-	res.SourceEngine = migrate.Engine{Distribution: sv.Distribution, Number: sv.Number}
-	res.TargetEngine = migrate.Engine{Distribution: tv.Distribution, Number: tv.Number}
-	cross := sv.Distribution != tv.Distribution
+	var names []string
+	if len(c.Indices) > 0 {
+		all, err := src.Indices(ctx, "*")
+		if err != nil {
+			return MetadataResult{}, fmt.Errorf("source: %w", err)
+		}
+		// The one index-selection rule (snapshot.MatchIndices); the
+		// patterns were validated, and names matching nothing are fine.
+		names, _, _ = snapshot.MatchIndices(slices.Collect(maps.Keys(all)), c.Indices)
+	}
+	return planMetadata(ctx, src, tgt, migrate.Engine{Distribution: sv.Distribution, Number: sv.Number}, migrate.Engine{Distribution: tv.Distribution, Number: tv.Number}, names, c.Include, c.Overwrite)
+}
+
+// planMetadata decides every item from both domains' metadata, for the
+// given engines and the concrete source indices being migrated (hidden
+// and system ones are left out of warnings and policies); the pre-flight
+// (which has read the engines and indices already) uses it read-only,
+// migrate-metadata also applies it.
+func planMetadata(ctx context.Context, src, tgt Operations, srcEngine, tgtEngine migrate.Engine, indices, include []string, overwrite bool) (MetadataResult, error) {
+	names := slices.DeleteFunc(slices.Clone(indices), func(n string) bool { return strings.HasPrefix(n, ".") })
+	res := MetadataResult{SourceEngine: srcEngine, TargetEngine: tgtEngine, Items: []metadata.Decision{}, Policies: []metadata.Policy{}, Warnings: []string{}, Counts: map[string]int{}}
+	cross := srcEngine.Distribution != tgtEngine.Distribution
 	items, err := src.MetadataItems(ctx)
 	if err != nil {
 		return res, fmt.Errorf("source: %w", err)
@@ -160,21 +182,19 @@ func planMetadata(ctx context.Context, src, tgt Operations, indices, include []s
 	if err != nil {
 		return res, fmt.Errorf("target: %w", err)
 	}
-	var names []string
-	if len(indices) > 0 {
-		all, err := src.Indices(ctx, "*")
-		if err != nil {
-			return res, fmt.Errorf("source: %w", err)
+	included := map[string]bool{}
+	if len(include) > 0 {
+		itemNames := make([]string, len(items))
+		for i, it := range items {
+			itemNames[i] = it.Name
 		}
-		for n := range all {
-			if matchAny(n, indices) && !strings.HasPrefix(n, ".") {
-				names = append(names, n)
-			}
+		sel, _, _ := snapshot.MatchIndices(itemNames, include)
+		for _, n := range sel {
+			included[n] = true
 		}
-		sort.Strings(names)
 	}
 	for _, it := range items {
-		if len(include) > 0 && !matchAny(it.Name, include) {
+		if len(include) > 0 && !included[it.Name] {
 			continue
 		}
 		d := metadata.Decide(it, existing[string(it.Kind)+"/"+it.Name], cross, procs, overwrite)
@@ -196,24 +216,6 @@ func planMetadata(ctx context.Context, src, tgt Operations, indices, include []s
 	return res, nil
 }
 
-// matchAny reports whether name matches any `*` pattern; a leading `-`
-// pattern excludes.
-func matchAny(name string, patterns []string) bool {
-	in := false
-	for _, p := range patterns {
-		if ex, ok := strings.CutPrefix(p, "-"); ok {
-			if m, _ := path.Match(ex, name); m {
-				in = false
-			}
-			continue
-		}
-		if m, _ := path.Match(p, name); m {
-			in = true
-		}
-	}
-	return in
-}
-
 // firstMatch returns the first name an index_patterns value matches.
 func firstMatch(names []string, patterns any) string {
 	var ps []string
@@ -227,10 +229,11 @@ func firstMatch(names []string, patterns any) string {
 	case string:
 		ps = strings.Split(v, ",")
 	}
-	for _, n := range names {
-		if matchAny(n, ps) {
-			return n
-		}
+	if len(ps) == 0 { // MatchIndices reads no pattern as "*"
+		return ""
+	}
+	if hits, _, _ := snapshot.MatchIndices(names, ps); len(hits) > 0 {
+		return hits[0]
 	}
 	return ""
 }

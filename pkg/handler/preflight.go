@@ -213,7 +213,7 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 		res.SourceBytes += srcIdx[n].Bytes
 	}
 
-	md, err := planMetadata(ctx, src, tgt, res.SourceIndices, nil, false)
+	md, err := planMetadata(ctx, src, tgt, res.SourceEngine, res.TargetEngine, res.SourceIndices, nil, false)
 	if err != nil {
 		return res, h.fail(ctx, "preflight", fmt.Errorf("metadata: %w", err))
 	}

@@ -65,6 +65,21 @@ func (r *RepositoryConfig) forEndpoint(l config.Loaded) {
 	}
 }
 
+// check is what register-repo and the doctor both require of the
+// repository fields, whatever the type: a valid repository name, bounded
+// free text, a domain ARN that fits the endpoint.
+func (r RepositoryConfig) check(p *problems, d Domain) {
+	if err := snapshot.ValidateRepositoryName("repository", r.Repository); err != nil {
+		p.add("%v", err)
+	}
+	boundedText(p, "bucket", r.Bucket, maxBucketBytes)
+	boundedText(p, "base_path", r.BasePath, snapshot.MaxLocationBytes)
+	boundedText(p, "location", r.Location, snapshot.MaxLocationBytes)
+	boundedText(p, "role_arn", r.RoleARN, maxRoleARNBytes)
+	boundedText(p, "bucket_region", r.BucketRegion, 64)
+	validateDomainARN(p, r.DomainARN, d)
+}
+
 var roleARN = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$`)
 
 // LoadRegisterConfig applies defaults, environment and event, in that order.
@@ -80,15 +95,7 @@ func LoadRegisterConfig(getenv func(string) string, raw []byte) RegisterConfig {
 func (c RegisterConfig) Validate() error {
 	p := append(problems(nil), c.errs...)
 	c.Domain.validate(&p)
-	if err := snapshot.ValidateRepositoryName("repository", c.Repository); err != nil {
-		p.add("%v", err)
-	}
-	boundedText(&p, "bucket", c.Bucket, maxBucketBytes)
-	boundedText(&p, "base_path", c.BasePath, snapshot.MaxLocationBytes)
-	boundedText(&p, "location", c.Location, snapshot.MaxLocationBytes)
-	boundedText(&p, "role_arn", c.RoleARN, maxRoleARNBytes)
-	boundedText(&p, "bucket_region", c.BucketRegion, 64)
-	validateDomainARN(&p, c.DomainARN, c.Domain)
+	c.RepositoryConfig.check(&p, c.Domain)
 	validateRate(&p, "max_snapshot_bytes_per_sec", c.MaxSnapshotBytesPerSec)
 	validateRate(&p, "max_restore_bytes_per_sec", c.MaxRestoreBytesPerSec)
 	switch c.Type {
