@@ -131,13 +131,18 @@ const logs = (async () => {
   }
 })();
 let code = 0;
+let result;
 try {
   const output = await execution.result;
-  emit({ event: 'result', status: 'SUCCEEDED', seconds: (Date.now() - started) / 1000, output });
+  result = { event: 'result', status: 'SUCCEEDED', seconds: (Date.now() - started) / 1000, output };
 } catch (e) {
   const cause = e.cause ?? e;
-  emit({ event: 'result', status: 'FAILED', seconds: (Date.now() - started) / 1000, error: cause.name, cause: cause.message });
+  result = { event: 'result', status: 'FAILED', seconds: (Date.now() - started) / 1000, error: cause.name, cause: cause.message };
   code = 1;
 }
+// The event log can lag behind the result (a run without Wait states ends
+// before its last state_entered line is out): drain it first, so the
+// result is the last line, as promised above.
 await logs.catch(() => {});
+emit(result);
 process.exit(code);
