@@ -66,6 +66,11 @@ build-VerifyFunction: ## (sam build) verify bootstrap into $ARTIFACTS_DIR
 build-MigrateMetadataFunction: ## (sam build) migrate-metadata bootstrap into $ARTIFACTS_DIR
 	$(call lambda-build,migrate-metadata)
 
+# The migration's reindex step.
+.PHONY: build-ReindexFunction
+build-ReindexFunction: ## (sam build) reindex bootstrap into $ARTIFACTS_DIR
+	$(call lambda-build,reindex)
+
 # The restore drill (weekly schedule, its own role).
 .PHONY: build-DrillFunction
 build-DrillFunction: ## (sam build) drill bootstrap into $ARTIFACTS_DIR

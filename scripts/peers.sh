@@ -10,6 +10,7 @@
 #   scripts/peers.sh start elasticsearch|opensearch1|opensearch|opensearch3 [NAME] [HTTP_PORT]
 #     (opensearch = 2.19.1, opensearch1 = 1.3.1, opensearch3 = 3.5.0)
 #   scripts/peers.sh stop [NAME|all]
+#   scripts/peers.sh restart ENGINE NAME [HTTP_PORT]   (stop, then start keeping the data)
 #   scripts/peers.sh url NAME
 # Engines listen on 127.0.0.1 only and share one fs repository directory
 # ($ESSNAP_RUN/repo), like two domains sharing one S3 bucket.
@@ -91,7 +92,7 @@ install() {
 }
 
 start() { # engine name port
-  local engine=$1 name=${2:-$1} port=${3:-}
+  local engine=$1 name=${2:-$1} port=${3:-} keep=${KEEP_DATA:-}
   local dir=$RUN/$name
   case $engine in
     opensearch) main=EssnapOpenSearch; conf=opensearch.yml; port=${port:-9201} ;;
@@ -106,7 +107,14 @@ start() { # engine name port
   if [[ -f $dir/pid ]] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
     log "$name already running on $(cat "$dir/url")"; return 0
   fi
-  rm -rf "$dir"; mkdir -p "$dir/conf" "$RUN/repo"
+  # restart (KEEP_DATA=1) keeps the data directory: a node that comes back
+  # with its indices, as a managed domain's node does after a restart.
+  [[ -n $keep ]] || rm -rf "$dir"
+  mkdir -p "$dir/conf" "$RUN/repo"
+  # Remote reindex (issue 12): the target pulls from another local engine;
+  # Elasticsearch 7.10 still names the setting whitelist.
+  local allow=allowlist
+  [[ $engine == elasticsearch ]] && allow=whitelist
   cat > "$dir/conf/$conf" <<YML
 path.repo: ["$RUN/repo"]
 discovery.type: single-node
@@ -114,6 +122,7 @@ network.host: 127.0.0.1
 http.port: $port
 transport.port: $((port + 100))
 action.destructive_requires_name: false
+reindex.remote.$allow: ["127.0.0.1:*", "localhost:*"]
 YML
   local cp java launcher roles; cp=$(classpath "$engine"); java=$(java_home "$engine")
   # test/peers/launcher gives the node the roles a managed domain has
@@ -160,6 +169,7 @@ case ${1:-} in
   install) install ;;
   start) shift; start "$@" ;;
   stop) shift; stop "$@" ;;
+  restart) shift; stop "${2:-$1}"; KEEP_DATA=1 start "$@" ;;
   url) cat "$RUN/$2/url" ;;
   *) sed -n '2,12p' "$0"; exit 2 ;;
 esac

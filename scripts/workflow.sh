@@ -23,7 +23,7 @@ fi
 
 # Logical name in the definition (${NameFunctionArn}) -> functions/<dir>.
 declare -A dirs=([RegisterRepo]=register-repo [TakeSnapshot]=take-snapshot [Restore]=restore
-  [CheckProgress]=check-progress [Preflight]=preflight [Verify]=verify [MigrateMetadata]=migrate-metadata)
+  [CheckProgress]=check-progress [Preflight]=preflight [Verify]=verify [MigrateMetadata]=migrate-metadata [Reindex]=reindex)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT

@@ -63,6 +63,17 @@ type (
 	// it when a restored index is red, holds fewer documents than recorded
 	// at snapshot time, or does not recover in time.
 	VerificationError struct{ *Detail }
+	// ReindexFailedError: a reindex part failed for good: the target
+	// refused documents (a mapping conflict repeats the same way on every
+	// run), or its task broke max_attempts times. It names the index, the
+	// range and the first failures. Nothing is deleted: what was copied
+	// stays, and a rerun skips it (op_type create).
+	ReindexFailedError struct{ *Detail }
+	// SourceUnreachableError: the target cannot read the source for a
+	// remote reindex (network, reindex.remote.allowlist, or the source's
+	// authorisation); found by the pre-flight's probe, before anything is
+	// written.
+	SourceUnreachableError struct{ *Detail }
 )
 
 func detail(msg string, cause error) *Detail {
@@ -98,6 +109,15 @@ func InsufficientStorage(msg string) error { return &InsufficientStorageError{de
 // IndexConflict builds the error for restore targets that already exist,
 // when the conflict is found before any restore is planned (pre-flight).
 func IndexConflict(msg string) error { return &IndexConflictError{detail(msg, nil)} }
+
+// ReindexFailed builds the error for reindex parts that failed for good.
+func ReindexFailed(msg string) error { return &ReindexFailedError{detail(msg, nil)} }
+
+// SourceUnreachable builds the pre-flight's error for a target that cannot
+// read the source, keeping the engine's status, type and reason.
+func SourceUnreachable(msg string, cause error) error {
+	return &SourceUnreachableError{detail(msg, cause)}
+}
 
 // Verification builds the error for a migration whose result differs from its source.
 func Verification(msg string) error { return &VerificationError{detail(msg, nil)} }

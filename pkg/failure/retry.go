@@ -62,6 +62,8 @@ var declared = []struct {
 	{(*EngineError)(nil), Final},
 	{(*InsufficientStorageError)(nil), Final},
 	{(*VerificationError)(nil), Final},
+	{(*ReindexFailedError)(nil), Final},
+	{(*SourceUnreachableError)(nil), Final},
 }
 
 // dispositions and byName index declared by Go type and by errorType.

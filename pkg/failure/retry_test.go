@@ -25,6 +25,7 @@ func TestDeclarationCoversEveryType(t *testing.T) {
 		&failure.SnapshotMissingError{Detail: d}, &failure.ConcurrentSnapshotError{Detail: d}, &failure.IndexConflictError{Detail: d},
 		&failure.SnapshotFailedError{Detail: d}, &failure.VersionMismatchError{Detail: d}, &failure.EngineUnavailableError{Detail: d},
 		&failure.EngineError{Detail: d}, &failure.InsufficientStorageError{Detail: d}, &failure.VerificationError{Detail: d},
+		&failure.ReindexFailedError{Detail: d}, &failure.SourceUnreachableError{Detail: d},
 	}
 	var names []string
 	for _, v := range values {

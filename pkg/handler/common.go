@@ -13,6 +13,7 @@ import (
 	"github.com/essnap/essnap/pkg/metadata"
 	"github.com/essnap/essnap/pkg/metrics"
 	"github.com/essnap/essnap/pkg/model"
+	"github.com/essnap/essnap/pkg/reindex"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
 
@@ -67,6 +68,16 @@ type Operations interface {
 	SnapshotIndexSizes(ctx context.Context, repo, name string) (map[string]int64, error)
 	LowWatermark(ctx context.Context) (string, error)
 	DeleteIndices(ctx context.Context, names []string) error
+	// The reindex path (pre-flight and the reindex step).
+	IndexDefinitions(ctx context.Context, names []string) (map[string]reindex.Definition, error)
+	CreateIndex(ctx context.Context, name string, settings, mappings map[string]any) (exists bool, err error)
+	IndexSetting(ctx context.Context, index, key string) (string, error)
+	FinishCopy(ctx context.Context, index string, settings map[string]any, aliases []string) error
+	Percentiles(ctx context.Context, index, field string, percents []float64) ([]float64, error)
+	StartReindex(ctx context.Context, body map[string]any) (string, error)
+	ReindexTask(ctx context.Context, id string) (reindex.Outcome, error)
+	CancelTask(ctx context.Context, id string) error
+	ProbeRemote(ctx context.Context, remote reindex.Remote, index string) error
 }
 
 // Connector opens Operations on a domain. Production builds a signed client.

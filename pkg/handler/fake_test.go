@@ -2,9 +2,11 @@ package handler_test
 
 import (
 	"context"
+	"errors"
 	"github.com/essnap/essnap/internal/golden"
 	"github.com/essnap/essnap/pkg/metadata"
 	"github.com/essnap/essnap/pkg/model"
+	"github.com/essnap/essnap/pkg/reindex"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -116,6 +118,34 @@ func (f *fakeOps) DeleteIndices(_ context.Context, names []string) error {
 	f.record(call{Op: "DeleteIndices", Names: names})
 	return nil
 }
+
+// The reindex path runs on the real engines only (test/integration,
+// test/workflow); the fake refuses it.
+var errNotFaked = errors.New("not faked: the reindex path is tested on the real engines")
+
+func (f *fakeOps) IndexDefinitions(context.Context, []string) (map[string]reindex.Definition, error) {
+	return nil, errNotFaked
+}
+func (f *fakeOps) CreateIndex(context.Context, string, map[string]any, map[string]any) (bool, error) {
+	return false, errNotFaked
+}
+func (f *fakeOps) IndexSetting(context.Context, string, string) (string, error) {
+	return "", errNotFaked
+}
+func (f *fakeOps) FinishCopy(context.Context, string, map[string]any, []string) error {
+	return errNotFaked
+}
+func (f *fakeOps) Percentiles(context.Context, string, string, []float64) ([]float64, error) {
+	return nil, errNotFaked
+}
+func (f *fakeOps) StartReindex(context.Context, map[string]any) (string, error) {
+	return "", errNotFaked
+}
+func (f *fakeOps) ReindexTask(context.Context, string) (reindex.Outcome, error) {
+	return reindex.Outcome{}, errNotFaked
+}
+func (f *fakeOps) CancelTask(context.Context, string) error                  { return errNotFaked }
+func (f *fakeOps) ProbeRemote(context.Context, reindex.Remote, string) error { return errNotFaked }
 
 func (f *fakeOps) record(c call) {
 	f.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/migrate"
+	"github.com/essnap/essnap/pkg/reindex"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
 
@@ -28,12 +30,24 @@ type PreflightConfig struct {
 	RenameSuffix   string   `json:"rename_suffix" env:"RESTORE_RENAME_SUFFIX"`
 	SnapshotPrefix string   `json:"snapshot_prefix"`
 	DiskHeadroom   float64  `json:"disk_headroom" env:"DISK_HEADROOM"`
-	errs           problems
+	// Method is auto (snapshot where the target reads the index, reindex
+	// where it cannot) or reindex (every index).
+	Method string `json:"method" env:"MIGRATION_METHOD"`
+	// The reindex path's tuning (issue 12; docs/migration.md).
+	MaxConcurrent int    `json:"max_concurrent" env:"REINDEX_MAX_CONCURRENT"`
+	BatchSize     int    `json:"batch_size" env:"REINDEX_BATCH_SIZE"`
+	SplitField    string `json:"split_field" env:"REINDEX_SPLIT_FIELD"`
+	SplitDocs     int64  `json:"split_docs" env:"REINDEX_SPLIT_DOCS"`
+	MaxAttempts   int    `json:"max_attempts" env:"REINDEX_MAX_ATTEMPTS"`
+	RemoteHost    string `json:"remote_host" env:"REINDEX_REMOTE_HOST"`
+	errs          problems
 }
 
 // LoadPreflightConfig applies defaults, environment and event, in that order.
 func LoadPreflightConfig(getenv func(string) string, raw []byte) PreflightConfig {
-	c := PreflightConfig{Strategy: migrate.Push, RenameSuffix: migrate.DefaultRenameSuffix, SnapshotPrefix: "migration", DiskHeadroom: 0.15}
+	c := PreflightConfig{Strategy: migrate.Push, RenameSuffix: migrate.DefaultRenameSuffix, SnapshotPrefix: "migration", DiskHeadroom: 0.15,
+		Method: migrate.MethodAuto, MaxConcurrent: reindex.DefaultMaxConcurrent, BatchSize: reindex.DefaultBatchSize, SplitField: "@timestamp",
+		SplitDocs: reindex.DefaultSplitDocs, MaxAttempts: reindex.DefaultMaxAttempts}
 	c.errs, _ = load(&c, getenv, raw)
 	return c
 }
@@ -63,6 +77,26 @@ func (c PreflightConfig) Validate() error {
 	}
 	if err := snapshot.ValidateName("snapshot_prefix", migrate.SnapshotName(c.SnapshotPrefix, time.Unix(0, 0))); err != nil || strings.ContainsAny(c.SnapshotPrefix, "{}<>") {
 		p.add("snapshot_prefix %q does not make a valid snapshot name (lowercase, no spaces, control characters or , # \\ / * ? \" < > | { })", config.Short(c.SnapshotPrefix))
+	}
+	if c.Method != migrate.MethodAuto && c.Method != migrate.MethodReindex {
+		p.add("method %q is unknown; use auto (snapshot where the target reads the index, reindex where it cannot) or reindex (every index)", config.Short(c.Method))
+	}
+	if c.MaxConcurrent < 1 || c.MaxConcurrent > 64 {
+		p.add("max_concurrent %d must be between 1 and 64 (reindex tasks running at once on the target)", c.MaxConcurrent)
+	}
+	if c.BatchSize < 1 || c.BatchSize > 10000 {
+		p.add("batch_size %d must be between 1 and 10000 (documents per remote read; the source's max_result_window is 10000)", c.BatchSize)
+	}
+	if c.SplitDocs < 0 {
+		p.add("split_docs %d must be >= 0 (0 never splits an index)", c.SplitDocs)
+	}
+	if c.MaxAttempts < 1 || c.MaxAttempts > 10 {
+		p.add("max_attempts %d must be between 1 and 10 (starts of one reindex part)", c.MaxAttempts)
+	}
+	if c.RemoteHost != "" {
+		if _, err := remoteHost(c.RemoteHost); err != nil {
+			p.add("%v", err)
+		}
 	}
 	if len(p) > 0 {
 		return failure.Validation("preflight", p)
@@ -94,13 +128,23 @@ type PreflightResult struct {
 	TargetEngine migrate.Engine          `json:"target_engine"`
 	Snapshot     string                  `json:"snapshot"`
 	Indices      []snapshot.IndexMapping `json:"indices"`
-	// SourceIndices are the concrete names to snapshot (never patterns, so
-	// the snapshot holds exactly what was checked).
+	// SourceIndices are every selected source index, concrete names
+	// (never patterns); TargetIndices what they become on the target.
 	SourceIndices []string `json:"source_indices"`
-	// TargetIndices are the names the restore creates on the target.
 	TargetIndices []string `json:"target_indices"`
-	RenameSuffix  string   `json:"rename_suffix"`
-	SkippedSystem []string `json:"skipped_system_indices"`
+	// SnapshotIndices are the ones the snapshot carries (method snapshot),
+	// so the snapshot holds exactly what was checked; SnapshotTargets are
+	// the names the restore creates.
+	SnapshotIndices []string `json:"snapshot_indices"`
+	SnapshotTargets []string `json:"snapshot_targets"`
+	// Methods counts the indices per method, for the state machine's
+	// choice of paths; Reindex is the reindex step's plan.
+	Methods       MethodCounts  `json:"methods"`
+	Reindex       *reindex.Plan `json:"reindex,omitempty"`
+	Warnings      []string      `json:"warnings"`
+	RenameSuffix  string        `json:"rename_suffix"`
+	Method        string        `json:"method"`
+	SkippedSystem []string      `json:"skipped_system_indices"`
 	// Compatibility is each source index's created version and verdict
 	// (snapshot, reindex or refused) against the target.
 	Compatibility []migrate.IndexCompat `json:"compatibility"`
@@ -115,6 +159,12 @@ type PreflightResult struct {
 	// workflow restores without replicas (each shard copied once) and
 	// sets these back after verification (restore action replicas).
 	Replicas map[string]int `json:"replicas"`
+}
+
+// MethodCounts counts the selected indices per method.
+type MethodCounts struct {
+	Snapshot int `json:"snapshot"`
+	Reindex  int `json:"reindex"`
 }
 
 // Preflight is the migration's pre-flight handler: it reads both domains
@@ -134,7 +184,7 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 		return PreflightResult{}, err
 	}
 	now := h.Clock.Now()
-	res := PreflightResult{Strategy: c.Strategy, Snapshot: migrate.SnapshotName(c.SnapshotPrefix, now), CheckedAt: now.UTC().Format("2006-01-02T15:04:05.000Z07:00")}
+	res := PreflightResult{Strategy: c.Strategy, Method: c.Method, Warnings: []string{}, Snapshot: migrate.SnapshotName(c.SnapshotPrefix, now), CheckedAt: now.UTC().Format("2006-01-02T15:04:05.000Z07:00")}
 	if c.Strategy == migrate.Push {
 		res.RenameSuffix = c.RenameSuffix
 	}
@@ -191,15 +241,44 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 	for i, n := range res.SourceIndices {
 		res.Compatibility[i] = migrate.DecideIndex(res.SourceEngine, res.TargetEngine, n, created[n])
 	}
+	migrate.ChooseMethods(res.Compatibility, c.Method)
 	if err := migrate.CheckVerdicts(res.SourceEngine, res.TargetEngine, res.Compatibility); err != nil {
 		return res, h.fail(ctx, "preflight", failure.VersionMismatch("preflight: "+err.Error()))
+	}
+	byMethod := map[string]migrate.IndexCompat{}
+	for _, v := range res.Compatibility {
+		byMethod[v.Index] = v
+	}
+	var copyIdx []snapshot.IndexMapping
+	for _, m := range plan.Indices {
+		if byMethod[m.Source].Method == migrate.Reindex {
+			copyIdx = append(copyIdx, m)
+			continue
+		}
+		res.SnapshotIndices = append(res.SnapshotIndices, m.Source)
+		res.SnapshotTargets = append(res.SnapshotTargets, m.Target)
+	}
+	res.Methods = MethodCounts{Snapshot: len(res.SnapshotIndices), Reindex: len(copyIdx)}
+	if res.SnapshotIndices == nil {
+		res.SnapshotIndices, res.SnapshotTargets = []string{}, []string{}
 	}
 	if res.Replicas, err = sourceReplicas(ctx, src, plan.Indices); err != nil {
 		return res, h.fail(ctx, "preflight", fmt.Errorf("source: %w", err))
 	}
-	if len(plan.Collisions) > 0 {
-		list := make([]string, len(plan.Collisions))
-		for i, col := range plan.Collisions {
+	// Pull reindexes into the original names with op_type create: an index
+	// the switched poller (or a template) already made is used as it is.
+	inPlace := map[string]bool{}
+	var collisions []snapshot.Collision
+	for _, col := range plan.Collisions {
+		if c.Strategy == migrate.Pull && byMethod[col.Source].Method == migrate.Reindex && col.Status == "open" {
+			inPlace[col.Index] = true
+			continue
+		}
+		collisions = append(collisions, col)
+	}
+	if len(collisions) > 0 {
+		list := make([]string, len(collisions))
+		for i, col := range collisions {
 			list[i] = fmt.Sprintf("%s (%s)", col.Index, col.Status)
 		}
 		why := "pull restores under the source names, so they must not exist on the target yet; stop the poller's writes to the target and remove them, or use push"
@@ -211,6 +290,12 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 	for _, n := range res.SourceIndices {
 		res.SourceDocs += srcIdx[n].Docs
 		res.SourceBytes += srcIdx[n].Bytes
+	}
+
+	if len(copyIdx) > 0 {
+		if res.Reindex, err = h.planReindex(ctx, c, src, tgt, copyIdx, srcIdx, byMethod, inPlace, &res.Warnings); err != nil {
+			return res, h.fail(ctx, "preflight", err)
+		}
 	}
 
 	md, err := planMetadata(ctx, src, tgt, res.SourceEngine, res.TargetEngine, res.SourceIndices, nil, false)
@@ -233,7 +318,7 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 		return res, h.fail(ctx, "preflight", failure.InsufficientStorage("preflight: "+err.Error()))
 	}
 	h.Log.InfoContext(ctx, "preflight passed", "strategy", res.Strategy, "source", res.SourceEngine.String(), "target", res.TargetEngine.String(),
-		"indices", len(res.Indices), "source_docs", res.SourceDocs, "source_bytes", res.SourceBytes, "snapshot", res.Snapshot, "metadata_warnings", len(md.Warnings))
+		"indices", len(res.Indices), "by_snapshot", res.Methods.Snapshot, "by_reindex", res.Methods.Reindex, "source_docs", res.SourceDocs, "source_bytes", res.SourceBytes, "snapshot", res.Snapshot, "metadata_warnings", len(md.Warnings))
 	return res, nil
 }
 
@@ -246,4 +331,85 @@ func (d Deps) bothDomains(ctx context.Context, source, target Domain) (src, tgt 
 		return nil, nil, err
 	}
 	return src, tgt, nil
+}
+
+// planReindex builds the reindex step's plan and refuses, before anything
+// is written, what reindex cannot copy: an index whose _source is disabled,
+// or a target that cannot read the source (probed with a remote reindex
+// that matches nothing). Large indices are split on split_field by its
+// percentiles, so their parts copy in parallel.
+func (h Preflight) planReindex(ctx context.Context, c PreflightConfig, src, tgt Operations, idx []snapshot.IndexMapping,
+	state map[string]snapshot.IndexState, verdicts map[string]migrate.IndexCompat, existing map[string]bool, warnings *[]string) (*reindex.Plan, error) {
+	names := make([]string, len(idx))
+	for i, m := range idx {
+		names[i] = m.Source
+	}
+	defs, err := src.IndexDefinitions(ctx, names)
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	var disabled []string
+	forced := false
+	for _, m := range idx {
+		switch reindex.SourceMode(defs[m.Source].Mappings) {
+		case "disabled":
+			disabled = append(disabled, m.Source)
+			forced = forced || verdicts[m.Source].Verdict == migrate.Snapshot
+		case "partial":
+			*warnings = append(*warnings, fmt.Sprintf("%s keeps only part of _source (includes/excludes): reindex copies _source, so the fields it leaves out are not on the target", m.Source))
+		}
+	}
+	if len(disabled) > 0 {
+		msg := fmt.Sprintf("preflight: %s must be copied by reindex but %s _source disabled: reindex reads _source, so their documents cannot be copied; leave them out (indices: \"-<name>\")", strings.Join(disabled, ", "), map[bool]string{true: "has", false: "have"}[len(disabled) == 1])
+		if forced {
+			return nil, failure.Validation("preflight", []string{msg[len("preflight: "):] + ", or use method auto to move the ones the target reads by snapshot"})
+		}
+		return nil, failure.VersionMismatch(msg + "; the target cannot read them from a snapshot either")
+	}
+	host := c.RemoteHost
+	if host == "" {
+		host = c.Source.Endpoint
+	}
+	if host, err = remoteHost(host); err != nil {
+		return nil, failure.Validation("preflight", []string{err.Error()})
+	}
+	plan := &reindex.Plan{Remote: reindex.Remote{Host: host}, MaxConcurrent: c.MaxConcurrent, BatchSize: c.BatchSize, MaxAttempts: c.MaxAttempts}
+	if sr, tr := domainRegion(c.Source), domainRegion(c.Target); !c.Source.Unsigned && sr != "" && sr != tr {
+		plan.Remote.Region = sr
+	}
+	for _, m := range idx {
+		st := state[m.Source]
+		it := reindex.Item{Source: m.Source, Target: m.Target, Docs: st.Docs, Bytes: st.Bytes, Existing: existing[m.Target], Parts: []reindex.Part{{State: reindex.Pending}}}
+		ft := reindex.FieldType(defs[m.Source].Mappings, c.SplitField)
+		if n := reindex.PartCount(st.Docs, c.SplitDocs); n > 1 && c.SplitField != "" && reindex.Splittable(ft) {
+			vals, err := src.Percentiles(ctx, m.Source, c.SplitField, reindex.Percents(n))
+			if err != nil {
+				return nil, fmt.Errorf("source: %w", err)
+			}
+			it.Field, it.FieldType, it.Parts = c.SplitField, ft, reindex.SplitParts(vals)
+		} else if n > 1 && c.SplitField != "" {
+			*warnings = append(*warnings, fmt.Sprintf("%s (%d documents) copies as one task: split_field %s is %s there, not a date or numeric field", m.Source, st.Docs, c.SplitField, map[bool]string{true: "unmapped", false: "of type " + ft}[ft == ""]))
+		}
+		plan.Items = append(plan.Items, it)
+	}
+	// Largest first: their long parts start while the small ones fill the
+	// other slots.
+	sort.SliceStable(plan.Items, func(i, j int) bool { return plan.Items[i].Docs > plan.Items[j].Docs })
+	if err := tgt.ProbeRemote(ctx, plan.Remote, plan.Items[0].Source); err != nil {
+		return nil, failure.SourceUnreachable(fmt.Sprintf("preflight: the target cannot read the source at %s for a remote reindex: %v; fix: the target must reach the source's endpoint (same network or VPC peering; data nodes of T2/T3 instance types cannot), be allowed to read it (IAM or fine-grained access control on the source), and, self-managed, list it in reindex.remote.allowlist; or set remote_host to the address the target reaches the source at", esclient.RedactEndpoint(host), err), err)
+	}
+	return plan, nil
+}
+
+// domainRegion is a domain's region: given, or read from its endpoint.
+func domainRegion(d Domain) string {
+	if d.Region != "" {
+		return d.Region
+	}
+	u, err := url.Parse(d.Endpoint)
+	if err != nil {
+		return ""
+	}
+	r, _ := esclient.RegionFromHost(u.Host)
+	return r
 }

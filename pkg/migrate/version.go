@@ -203,6 +203,30 @@ type IndexCompat struct {
 	CreatedBy        Engine  `json:"created_by"`
 	Verdict          Verdict `json:"verdict"`
 	Reason           string  `json:"reason"`
+	// Method is how the migration moves the index: the verdict, or
+	// reindex where the operator forced it (ChooseMethods).
+	Method Verdict `json:"method,omitempty"`
+}
+
+// Methods the pre-flight's method field takes.
+const (
+	// MethodAuto: each index by its verdict, snapshot where the target can
+	// read the index, reindex where it cannot.
+	MethodAuto = "auto"
+	// MethodReindex: every index by reindex (e.g. to rewrite every index
+	// with the target's own version, or when no shared repository exists).
+	MethodReindex = "reindex"
+)
+
+// ChooseMethods sets each verdict's Method: the verdict itself, or reindex
+// for every index that is not refused when method is MethodReindex.
+func ChooseMethods(vs []IndexCompat, method string) {
+	for i := range vs {
+		vs[i].Method = vs[i].Verdict
+		if method == MethodReindex && vs[i].Verdict == Snapshot {
+			vs[i].Method = Reindex
+		}
+	}
 }
 
 // DecideIndex decides how index, created by the engine whose version id is
@@ -263,39 +287,26 @@ func normalize(d string) string {
 	return ""
 }
 
-// CheckVerdicts returns nil when every index can go by snapshot, else one
-// error that names every index that cannot, with its created version and
-// the way out, so the operator sees all of them before anything is
-// written. Until essnap has a reindex path, a reindex verdict stops the
-// migration like a refusal.
+// CheckVerdicts returns nil when every index has a path (snapshot or
+// reindex), else one error that names every refused index, with its
+// created version and the way out, so the operator sees all of them
+// before anything is written.
 func CheckVerdicts(source, target Engine, verdicts []IndexCompat) error {
-	var reindex, refused []string
+	var refused []string
 	for _, v := range verdicts {
 		created := v.CreatedBy.String()
 		if v.CreatedBy.Number == "" {
 			created = "unknown version"
 		}
-		item := fmt.Sprintf("%s (created by %s)", v.Index, created)
-		switch v.Verdict {
-		case Reindex:
-			reindex = append(reindex, item)
-		case Refused:
-			refused = append(refused, item)
+		if v.Verdict == Refused {
+			refused = append(refused, fmt.Sprintf("%s (created by %s)", v.Index, created))
 		}
 	}
-	if len(reindex)+len(refused) == 0 {
+	if len(refused) == 0 {
 		return nil
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d of %d selected indices cannot be restored from a snapshot on the target %s (source %s)", len(reindex)+len(refused), len(verdicts), target, source)
-	if len(reindex) > 0 {
-		minEngine, _ := MinIndexCompatibility(target)
-		fmt.Fprintf(&b, "; need reindex: %s: the target reads indices created by %s or later only, and no engine upgrades an index's files in place; re-index them (remote reindex on the target, POST _reindex with source.remote, or _reindex on a domain the target can read) or leave them out (indices: \"-<name>\")", strings.Join(reindex, ", "), minEngine)
-	}
-	if len(refused) > 0 {
-		fmt.Fprintf(&b, "; refused: %s: %s", strings.Join(refused, ", "), firstReason(verdicts))
-	}
-	return fmt.Errorf("%s", b.String())
+	return fmt.Errorf("%d of %d selected indices cannot move to the target %s (source %s), by snapshot or reindex; refused: %s: %s; leave them out (indices: \"-<name>\")",
+		len(refused), len(verdicts), target, source, strings.Join(refused, ", "), firstReason(verdicts))
 }
 
 func firstReason(vs []IndexCompat) string {

@@ -26,6 +26,7 @@ var root = func() string { wd, _ := os.Getwd(); return filepath.Join(wd, "..", "
 var functions = map[string]string{
 	"RegisterRepo": "register-repo", "TakeSnapshot": "take-snapshot", "Restore": "restore",
 	"CheckProgress": "check-progress", "Preflight": "preflight", "Verify": "verify", "MigrateMetadata": "migrate-metadata",
+	"Reindex": "reindex",
 }
 
 // fnURLs is each function's emulator URL, set by TestMain.

@@ -1,0 +1,306 @@
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/essnap/essnap/pkg/config"
+	"github.com/essnap/essnap/pkg/esclient"
+	"github.com/essnap/essnap/pkg/failure"
+	"github.com/essnap/essnap/pkg/reindex"
+	"github.com/essnap/essnap/pkg/snapshot"
+)
+
+// ReindexConfig is the reindex function's configuration: both domains, the
+// plan (the pre-flight's, then each invocation's answer) and how long one
+// invocation polls.
+type ReindexConfig struct {
+	Source      Domain       `json:"source"`
+	Target      Domain       `json:"target" envprefix:"TARGET_"`
+	Plan        reindex.Plan `json:"plan"`
+	WaitSeconds int          `json:"wait_seconds"`
+	errs        problems
+}
+
+// LoadReindexConfig applies defaults, environment and event, in that order.
+func LoadReindexConfig(getenv func(string) string, raw []byte) ReindexConfig {
+	var c ReindexConfig
+	c.errs, _ = load(&c, getenv, raw)
+	return c
+}
+
+// Validate reports every problem at once.
+func (c ReindexConfig) Validate() error {
+	p := append(problems(nil), c.errs...)
+	validateDomains(&p, c.Source, c.Target)
+	validWait(&p, "wait_seconds", c.WaitSeconds)
+	pl := c.Plan
+	if len(pl.Items) == 0 {
+		p.add("plan has no items; pass the pre-flight's reindex plan ($.preflight.reindex), then each answer's plan")
+	}
+	if pl.Remote.Host == "" {
+		p.add("plan.remote.host is empty; the pre-flight sets it from source.endpoint (or remote_host)")
+	}
+	if pl.MaxConcurrent < 1 || pl.MaxConcurrent > 64 {
+		p.add("plan.max_concurrent %d must be between 1 and 64", pl.MaxConcurrent)
+	}
+	if pl.BatchSize < 1 || pl.BatchSize > 10000 {
+		p.add("plan.batch_size %d must be between 1 and 10000 (the source's max_result_window)", pl.BatchSize)
+	}
+	if pl.MaxAttempts < 1 {
+		p.add("plan.max_attempts %d must be at least 1", pl.MaxAttempts)
+	}
+	for i, it := range pl.Items {
+		for _, n := range []string{it.Source, it.Target} {
+			if err := snapshot.ValidateIndexName(n); err != nil {
+				p.add("plan.items[%d]: %v", i, err)
+			}
+		}
+		if len(it.Parts) == 0 {
+			p.add("plan.items[%d] (%s) has no parts", i, it.Source)
+		}
+	}
+	if len(p) > 0 {
+		return failure.Validation("reindex", p)
+	}
+	return nil
+}
+
+// ReindexResult is one invocation's answer: the plan to pass to the next
+// one, whether every index is copied and finished, and the report so far.
+type ReindexResult struct {
+	Done   bool           `json:"done"`
+	Plan   reindex.Plan   `json:"plan"`
+	Report reindex.Report `json:"report"`
+	// Waiting says why this invocation made no progress (the target was
+	// unavailable); the loop calls again.
+	Waiting string `json:"waiting,omitempty"`
+	Polls   int    `json:"polls"`
+}
+
+// Reindex is the migration's reindex step: it creates the target indices
+// (translated from the source's), runs the target's remote reindex tasks
+// under max_concurrent, polls them for up to wait_seconds, reruns parts
+// whose task vanished or broke, and finishes each copied index (its own
+// settings back, aliases for pull, refreshed). Called in a loop by the
+// state machine until Done.
+type Reindex struct{ Deps }
+
+// Invoke advances the plan. A target that becomes unavailable mid-way is
+// not an error: the plan so far is returned with Waiting, because an
+// error would lose the ids of tasks this invocation started. Refused
+// documents or parts that failed max_attempts times are a
+// ReindexFailedError; running tasks are cancelled first.
+func (h Reindex) Invoke(ctx context.Context, raw json.RawMessage) (ReindexResult, error) {
+	c := LoadReindexConfig(h.Getenv, raw)
+	if err := c.Validate(); err != nil {
+		return ReindexResult{}, err
+	}
+	src, tgt, err := h.bothDomains(ctx, c.Source, c.Target)
+	if err != nil {
+		return ReindexResult{}, err
+	}
+	plan := c.Plan
+	nowMs := func() int64 { return h.Clock.Now().UnixMilli() }
+	if plan.StartMs == 0 {
+		plan.StartMs = nowMs()
+	}
+	res := ReindexResult{}
+	transient := func(err error) bool {
+		if failure.Retryable(failure.Classify(err)) {
+			res.Waiting = err.Error()
+			h.Log.WarnContext(ctx, "reindex: target unavailable, the loop calls again", "error", err.Error())
+			return true
+		}
+		return false
+	}
+	if err := h.prepare(ctx, src, tgt, &plan); err != nil && !transient(err) {
+		return h.reindexFailed(ctx, tgt, plan, err)
+	}
+	step := func() (bool, error) {
+		if err := h.advance(ctx, tgt, &plan, nowMs); err != nil {
+			if transient(err) {
+				return false, nil
+			}
+			return true, err
+		}
+		res.Waiting = ""
+		return plan.Done() || len(plan.Failures()) > 0, nil
+	}
+	res.Polls, err = h.pollEvery(ctx, time.Duration(c.WaitSeconds)*time.Second, ReindexPollInterval, step)
+	if err != nil {
+		return h.reindexFailed(ctx, tgt, plan, err)
+	}
+	if f := plan.Failures(); len(f) > 0 {
+		return h.reindexFailed(ctx, tgt, plan, failure.ReindexFailed(fmt.Sprintf("reindex: %d part(s) failed: %s. Nothing was deleted: what was copied stays on the target; fix the cause (for refused documents, the target index's mapping), then run the migration again (pull: a rerun skips documents already there; push: delete the half-copied target indices first)",
+			len(f), strings.Join(f, "; "))))
+	}
+	res.Done, res.Plan, res.Report = plan.Done(), plan, plan.MakeReport(nowMs())
+	h.Log.InfoContext(ctx, "reindex", "done", res.Done, "running", plan.Running(), "documents", res.Report.Total.Documents, "polls", res.Polls, "waiting", res.Waiting != "")
+	return res, nil
+}
+
+// reindexFailed cancels the plan's running tasks (best effort) and types err.
+func (h Reindex) reindexFailed(ctx context.Context, tgt Operations, plan reindex.Plan, err error) (ReindexResult, error) {
+	for _, it := range plan.Items {
+		for _, pt := range it.Parts {
+			if pt.State == reindex.Running && pt.Task != "" {
+				if cerr := tgt.CancelTask(ctx, pt.Task); cerr != nil {
+					h.Log.WarnContext(ctx, "reindex: cancel failed", "task", pt.Task, "error", cerr.Error())
+				}
+			}
+		}
+	}
+	return ReindexResult{Plan: plan, Report: plan.MakeReport(h.Clock.Now().UnixMilli())}, h.fail(ctx, "reindex", err)
+}
+
+// prepare creates every target index the plan has not prepared yet.
+func (h Reindex) prepare(ctx context.Context, src, tgt Operations, plan *reindex.Plan) error {
+	var names []string
+	for _, it := range plan.Items {
+		if !it.Prepared && !it.Existing {
+			names = append(names, it.Source)
+		}
+	}
+	var defs map[string]reindex.Definition
+	if len(names) > 0 {
+		var err error
+		if defs, err = src.IndexDefinitions(ctx, names); err != nil {
+			return fmt.Errorf("source: %w", err)
+		}
+	}
+	for i := range plan.Items {
+		it := &plan.Items[i]
+		if it.Prepared {
+			continue
+		}
+		if it.Existing {
+			it.Prepared = true // pull into the poller's index: used as it is
+			continue
+		}
+		if err := h.createTarget(ctx, tgt, it, defs[it.Source]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// createTarget creates one target index from the source's definition,
+// dropping (and reporting) each setting the target refuses.
+func (h Reindex) createTarget(ctx context.Context, tgt Operations, it *reindex.Item, def reindex.Definition) error {
+	cr := reindex.Translate(def)
+	for range 20 {
+		exists, err := tgt.CreateIndex(ctx, it.Target, cr.Settings, cr.Mappings)
+		var ae *esclient.APIError
+		if errors.As(err, &ae) && ae.Status == http.StatusBadRequest && cr.DropRefused(ae.Reason+" "+ae.CausedBy) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reindex %s -> %s: target: %w", it.Source, it.Target, err)
+		}
+		if exists {
+			// An earlier invocation of this run created it and lost the
+			// answer, or something else did: only an index with the copy's
+			// settings is taken as ours and given its settings back.
+			v, err := tgt.IndexSetting(ctx, it.Target, "index.refresh_interval")
+			if err != nil {
+				return fmt.Errorf("reindex %s -> %s: target: %w", it.Source, it.Target, err)
+			}
+			if v != "-1" {
+				it.Existing, it.Prepared = true, true
+				h.Log.WarnContext(ctx, "reindex: target index exists and is used as it is", "index", it.Target)
+				return nil
+			}
+		}
+		it.After, it.Dropped, it.Prepared = cr.After, cr.Dropped, true
+		if it.Target == it.Source { // pull: the index takes its source's aliases
+			for a := range def.Aliases {
+				it.Aliases = append(it.Aliases, a)
+			}
+			sort.Strings(it.Aliases)
+		}
+		h.Log.InfoContext(ctx, "reindex: target index created", "index", it.Target, "dropped_settings", len(cr.Dropped))
+		return nil
+	}
+	return fmt.Errorf("reindex %s -> %s: the target refused the index's settings 20 times; dropped so far: %s", it.Source, it.Target, strings.Join(cr.Dropped, ", "))
+}
+
+// advance reads the running tasks, starts parts up to max_concurrent and
+// finishes copied indices: one poll of the loop.
+func (h Reindex) advance(ctx context.Context, tgt Operations, plan *reindex.Plan, nowMs func() int64) error {
+	for i := range plan.Items {
+		for j := range plan.Items[i].Parts {
+			pt := plan.Items[i].Parts[j]
+			if pt.State != reindex.Running {
+				continue
+			}
+			o, err := tgt.ReindexTask(ctx, pt.Task)
+			if err != nil {
+				return fmt.Errorf("reindex %s: target: %w", plan.Items[i].Source, err)
+			}
+			if (o.Completed || o.Vanished) && o.EndMs == 0 {
+				o.EndMs = nowMs()
+			}
+			if o.Vanished {
+				h.Log.WarnContext(ctx, "reindex: task vanished, its part runs again", "index", plan.Items[i].Source, "task", pt.Task)
+			}
+			plan.Record(reindex.Ref{Item: i, Part: j}, o)
+		}
+	}
+	if len(plan.Failures()) > 0 {
+		return nil
+	}
+	for _, r := range plan.Startable() {
+		it := plan.Items[r.Item]
+		id, err := tgt.StartReindex(ctx, plan.Request(it, it.Parts[r.Part]))
+		if err != nil {
+			return fmt.Errorf("reindex %s -> %s: target: %w", it.Source, it.Target, err)
+		}
+		pt := &plan.Items[r.Item].Parts[r.Part]
+		pt.State, pt.Task = reindex.Running, id
+		pt.Attempts++
+		if pt.StartMs == 0 {
+			pt.StartMs = nowMs()
+		}
+	}
+	for i := range plan.Items {
+		it := &plan.Items[i]
+		if it.Finished || !it.Copied() {
+			continue
+		}
+		var after map[string]any
+		var aliases []string
+		if !it.Existing {
+			after, aliases = it.After, it.Aliases
+		}
+		if err := tgt.FinishCopy(ctx, it.Target, after, aliases); err != nil {
+			return fmt.Errorf("reindex %s -> %s: target: %w", it.Source, it.Target, err)
+		}
+		it.Finished = true
+	}
+	return nil
+}
+
+// remoteHost is the host the target's remote reindex reads the source at:
+// its endpoint with an explicit port (AWS requires :443).
+func remoteHost(endpoint string) (string, error) {
+	u, err := url.Parse(strings.TrimRight(endpoint, "/"))
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("remote_host %q is not a URL such as https://search-old-abc.eu-west-1.es.amazonaws.com:443", config.Short(endpoint))
+	}
+	if u.Port() == "" {
+		port := "443"
+		if u.Scheme == "http" {
+			port = "80"
+		}
+		u.Host += ":" + port
+	}
+	return u.Scheme + "://" + u.Host, nil
+}

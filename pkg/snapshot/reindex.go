@@ -1,0 +1,246 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/essnap/essnap/pkg/esclient"
+	"github.com/essnap/essnap/pkg/reindex"
+)
+
+// IndexDefinitions reads the named indices' flat settings, mappings and
+// aliases in one request per batch: what the reindex path creates the
+// target indices from, and what the pre-flight checks (_source, the split
+// field's type).
+func (o Ops) IndexDefinitions(ctx context.Context, names []string) (map[string]reindex.Definition, error) {
+	out := map[string]reindex.Definition{}
+	sorted := append([]string(nil), names...)
+	sort.Strings(sorted)
+	q := url.Values{"flat_settings": {"true"}, "expand_wildcards": {"all"}}
+	for _, batch := range joinBatches(sorted, 3000) {
+		var ans map[string]reindex.Definition
+		if err := o.C.Do(ctx, http.MethodGet, "/"+batch, q, nil, &ans); err != nil {
+			return nil, fmt.Errorf("read index definitions: %w", err)
+		}
+		for n, d := range ans {
+			out[n] = d
+		}
+	}
+	for _, n := range sorted {
+		if _, ok := out[n]; !ok {
+			return nil, fmt.Errorf("read index definitions: index %s was not in the answer", n)
+		}
+	}
+	return out, nil
+}
+
+// CreateIndex creates an index; an index that exists is reported by
+// exists true and no error, so a rerun goes on.
+func (o Ops) CreateIndex(ctx context.Context, name string, settings, mappings map[string]any) (exists bool, err error) {
+	body := map[string]any{"settings": settings}
+	if len(mappings) > 0 {
+		body["mappings"] = mappings
+	}
+	err = o.C.Do(ctx, http.MethodPut, esclient.Path(name), nil, body, nil)
+	var ae *esclient.APIError
+	if errors.As(err, &ae) && ae.Type == "resource_already_exists_exception" {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("create index %s: %w", name, err)
+	}
+	return false, nil
+}
+
+// IndexSetting reads one flat setting of an index ("" when unset).
+func (o Ops) IndexSetting(ctx context.Context, index, key string) (string, error) {
+	var ans map[string]struct {
+		Settings map[string]any `json:"settings"`
+	}
+	q := url.Values{"flat_settings": {"true"}}
+	if err := o.C.Do(ctx, http.MethodGet, esclient.Path(index, "_settings", key), q, nil, &ans); err != nil {
+		return "", fmt.Errorf("read %s of %s: %w", key, index, err)
+	}
+	for _, a := range ans {
+		if v, ok := a.Settings[key]; ok {
+			return fmt.Sprint(v), nil
+		}
+	}
+	return "", nil
+}
+
+// FinishCopy puts an index's own settings back after the copy (null
+// values reset to the engine default), adds aliases, and refreshes it so
+// counts read right after see every document.
+func (o Ops) FinishCopy(ctx context.Context, index string, settings map[string]any, aliases []string) error {
+	if len(settings) > 0 {
+		if err := o.C.Do(ctx, http.MethodPut, esclient.Path(index, "_settings"), nil, settings, nil); err != nil {
+			return fmt.Errorf("put settings back on %s: %w", index, err)
+		}
+	}
+	if len(aliases) > 0 {
+		var actions []any
+		for _, a := range aliases {
+			actions = append(actions, map[string]any{"add": map[string]any{"index": index, "alias": a}})
+		}
+		if err := o.C.Do(ctx, http.MethodPost, "/_aliases", nil, map[string]any{"actions": actions}, nil); err != nil {
+			return fmt.Errorf("add aliases to %s: %w", index, err)
+		}
+	}
+	if err := o.C.Do(ctx, http.MethodPost, esclient.Path(index, "_refresh"), nil, nil, nil); err != nil {
+		return fmt.Errorf("refresh %s: %w", index, err)
+	}
+	return nil
+}
+
+// Percentiles reads a field's percentile values over an index (the split
+// points of a large index).
+func (o Ops) Percentiles(ctx context.Context, index, field string, percents []float64) ([]float64, error) {
+	body := map[string]any{"size": 0, "track_total_hits": false, "aggs": map[string]any{"p": map[string]any{"percentiles": map[string]any{"field": field, "percents": percents}}}}
+	var ans struct {
+		Aggregations struct {
+			P struct {
+				Values map[string]any `json:"values"`
+			} `json:"p"`
+		} `json:"aggregations"`
+	}
+	q := url.Values{"filter_path": {"aggregations.p.values"}}
+	if err := o.C.Do(ctx, http.MethodPost, esclient.Path(index, "_search"), q, body, &ans); err != nil {
+		return nil, fmt.Errorf("read percentiles of %s in %s: %w", field, index, err)
+	}
+	var out []float64
+	for k, v := range ans.Aggregations.P.Values {
+		if strings.HasSuffix(k, "_as_string") {
+			continue
+		}
+		if f, ok := v.(float64); ok {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// StartReindex starts a remote reindex on this (target) domain without
+// waiting and returns its task id. It is sent once: a lost answer leaves
+// a task the next run does not know, whose documents the rerun skips.
+func (o Ops) StartReindex(ctx context.Context, body map[string]any) (string, error) {
+	var ans struct {
+		Task string `json:"task"`
+	}
+	q := url.Values{"wait_for_completion": {"false"}}
+	if err := o.C.Do(ctx, http.MethodPost, "/_reindex", q, body, &ans); err != nil {
+		return "", fmt.Errorf("start reindex: %w", err)
+	}
+	if ans.Task == "" {
+		return "", fmt.Errorf("start reindex: the answer named no task")
+	}
+	return ans.Task, nil
+}
+
+// reindexCounts are the counters both a running task's status and a
+// finished task's response carry.
+type reindexCounts struct {
+	Total            int64 `json:"total"`
+	Created          int64 `json:"created"`
+	VersionConflicts int64 `json:"version_conflicts"`
+}
+
+// ReindexTask reads a reindex task: running counters, or the outcome.
+// A task the target does not know (restarted node) is Vanished.
+func (o Ops) ReindexTask(ctx context.Context, id string) (reindex.Outcome, error) {
+	var ans struct {
+		Completed bool `json:"completed"`
+		Task      struct {
+			Status          reindexCounts `json:"status"`
+			StartMs         int64         `json:"start_time_in_millis"`
+			RunningTimeNano int64         `json:"running_time_in_nanos"`
+		} `json:"task"`
+		Response *struct {
+			reindexCounts
+			Failures []struct {
+				Index string `json:"index"`
+				ID    string `json:"id"`
+				Cause struct {
+					Type   string `json:"type"`
+					Reason string `json:"reason"`
+				} `json:"cause"`
+				Reason string `json:"reason"` // search failures
+			} `json:"failures"`
+		} `json:"response"`
+		Error *struct {
+			Type   string `json:"type"`
+			Reason string `json:"reason"`
+		} `json:"error"`
+	}
+	err := o.C.Do(ctx, http.MethodGet, esclient.Path("_tasks", id), nil, nil, &ans)
+	var ae *esclient.APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound && ae.Type == "resource_not_found_exception" {
+		return reindex.Outcome{Vanished: true}, nil
+	}
+	if err != nil {
+		return reindex.Outcome{}, fmt.Errorf("read reindex task %s: %w", id, err)
+	}
+	out := reindex.Outcome{Completed: ans.Completed, Total: ans.Task.Status.Total, Created: ans.Task.Status.Created, Conflicts: ans.Task.Status.VersionConflicts}
+	if ans.Completed {
+		out.EndMs = ans.Task.StartMs + ans.Task.RunningTimeNano/1_000_000
+	}
+	if ans.Error != nil {
+		out.Error = ans.Error.Type + ": " + ans.Error.Reason
+	}
+	if r := ans.Response; r != nil {
+		out.Total, out.Created, out.Conflicts = r.Total, r.Created, r.VersionConflicts
+		for i, f := range r.Failures {
+			if i == 3 {
+				out.Failures = append(out.Failures, fmt.Sprintf("and %d more", len(r.Failures)-3))
+				break
+			}
+			why := f.Cause.Type + ": " + f.Cause.Reason
+			if f.Cause.Type == "" {
+				why = f.Reason
+			}
+			out.Failures = append(out.Failures, fmt.Sprintf("_id %s: %s", f.ID, why))
+		}
+	}
+	return out, nil
+}
+
+// CancelTask cancels a task; one that already ended is no error.
+func (o Ops) CancelTask(ctx context.Context, id string) error {
+	err := o.C.Do(ctx, http.MethodPost, esclient.Path("_tasks", id, "_cancel"), nil, nil, nil)
+	if notFound(err) {
+		return nil
+	}
+	return err
+}
+
+// ProbeRemote asks this (target) domain to read one source index through
+// remote with a query that matches nothing: it proves the target reaches
+// the source (network, allowlist, the source's authorisation) and writes
+// nothing, because no document means no destination index.
+func (o Ops) ProbeRemote(ctx context.Context, remote reindex.Remote, index string) error {
+	r := map[string]any{"host": remote.Host}
+	if remote.Region != "" {
+		r["region"] = remote.Region
+	}
+	body := map[string]any{
+		"source": map[string]any{"remote": r, "index": index, "size": 1, "query": map[string]any{"match_none": map[string]any{}}},
+		"dest":   map[string]any{"index": "essnap-reach-probe", "op_type": "create"},
+	}
+	var ans struct {
+		Created int64 `json:"created"`
+	}
+	q := url.Values{"wait_for_completion": {"true"}, "timeout": {strconv.Itoa(30) + "s"}}
+	if err := o.C.Do(ctx, http.MethodPost, "/_reindex", q, body, &ans); err != nil {
+		return err
+	}
+	if ans.Created != 0 {
+		return fmt.Errorf("the reachability probe created %d documents in essnap-reach-probe; delete that index", ans.Created)
+	}
+	return nil
+}
