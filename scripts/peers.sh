@@ -112,9 +112,9 @@ start() { # engine name port
   [[ -n $keep ]] || rm -rf "$dir"
   mkdir -p "$dir/conf" "$RUN/repo"
   # Remote reindex (issue 12): the target pulls from another local engine;
-  # Elasticsearch 7.10 still names the setting whitelist.
+  # Elasticsearch 7.10 and OpenSearch 1.3 still name the setting whitelist.
   local allow=allowlist
-  [[ $engine == elasticsearch ]] && allow=whitelist
+  [[ $engine == elasticsearch || $engine == opensearch1 ]] && allow=whitelist
   cat > "$dir/conf/$conf" <<YML
 path.repo: ["$RUN/repo"]
 discovery.type: single-node

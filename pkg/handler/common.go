@@ -72,6 +72,7 @@ type Operations interface {
 	IndexDefinitions(ctx context.Context, names []string) (map[string]reindex.Definition, error)
 	CreateIndex(ctx context.Context, name string, settings, mappings map[string]any) (exists bool, err error)
 	IndexSetting(ctx context.Context, index, key string) (string, error)
+	Refresh(ctx context.Context, names []string) error
 	FinishCopy(ctx context.Context, index string, settings map[string]any, aliases []string) error
 	Percentiles(ctx context.Context, index, field string, percents []float64) ([]float64, error)
 	StartReindex(ctx context.Context, body map[string]any) (string, error)

@@ -129,6 +129,7 @@ func (f *fakeOps) IndexDefinitions(context.Context, []string) (map[string]reinde
 func (f *fakeOps) CreateIndex(context.Context, string, map[string]any, map[string]any) (bool, error) {
 	return false, errNotFaked
 }
+func (f *fakeOps) Refresh(context.Context, []string) error { return errNotFaked }
 func (f *fakeOps) IndexSetting(context.Context, string, string) (string, error) {
 	return "", errNotFaked
 }

@@ -46,16 +46,7 @@ const pollMargin = 5 * time.Second
 // past the context's deadline minus pollMargin. It returns the number of
 // checks made and check's last error.
 func (d Deps) poll(ctx context.Context, wait time.Duration, check func() (bool, error)) (int, error) {
-	return d.pollEvery(ctx, wait, PollInterval, check)
-}
-
-// ReindexPollInterval is the reindex step's poll period: each poll reads
-// every running task, and a part takes seconds to minutes, so once a
-// second keeps slots busy without loading the target.
-const ReindexPollInterval = time.Second
-
-// pollEvery is poll with its own period.
-func (d Deps) pollEvery(ctx context.Context, wait, every time.Duration, check func() (bool, error)) (int, error) {
+	every := PollInterval
 	steps := int(wait / every)
 	for n := 1; ; n++ {
 		done, err := check()

@@ -360,7 +360,7 @@ func (h Preflight) planReindex(ctx context.Context, c PreflightConfig, src, tgt 
 		}
 	}
 	if len(disabled) > 0 {
-		msg := fmt.Sprintf("preflight: %s must be copied by reindex but %s _source disabled: reindex reads _source, so their documents cannot be copied; leave them out (indices: \"-<name>\")", strings.Join(disabled, ", "), map[bool]string{true: "has", false: "have"}[len(disabled) == 1])
+		msg := fmt.Sprintf("preflight: %s must be copied by reindex but %s _source disabled: reindex reads _source, so the documents cannot be copied; leave them out (indices: \"-<name>\")", strings.Join(disabled, ", "), map[bool]string{true: "has", false: "have"}[len(disabled) == 1])
 		if forced {
 			return nil, failure.Validation("preflight", []string{msg[len("preflight: "):] + ", or use method auto to move the ones the target reads by snapshot"})
 		}

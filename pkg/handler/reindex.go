@@ -134,7 +134,7 @@ func (h Reindex) Invoke(ctx context.Context, raw json.RawMessage) (ReindexResult
 		res.Waiting = ""
 		return plan.Done() || len(plan.Failures()) > 0, nil
 	}
-	res.Polls, err = h.pollEvery(ctx, time.Duration(c.WaitSeconds)*time.Second, ReindexPollInterval, step)
+	res.Polls, err = h.poll(ctx, time.Duration(c.WaitSeconds)*time.Second, step)
 	if err != nil {
 		return h.reindexFailed(ctx, tgt, plan, err)
 	}
@@ -176,18 +176,31 @@ func (h Reindex) prepare(ctx context.Context, src, tgt Operations, plan *reindex
 			return fmt.Errorf("source: %w", err)
 		}
 	}
+	var fresh []string
 	for i := range plan.Items {
 		it := &plan.Items[i]
 		if it.Prepared {
 			continue
 		}
+		fresh = append(fresh, it.Source)
 		if it.Existing {
-			it.Prepared = true // pull into the poller's index: used as it is
-			continue
+			continue // pull into the poller's index: used as it is
 		}
 		if err := h.createTarget(ctx, tgt, it, defs[it.Source]); err != nil {
 			return err
 		}
+	}
+	// The copy reads what a search sees: refresh the sources first, so
+	// every document acknowledged before the copy is in it (seen on
+	// Elasticsearch 7.10 and OpenSearch 1.3: a copy started right after
+	// a bulk load read 0 documents).
+	if len(fresh) > 0 {
+		if err := src.Refresh(ctx, fresh); err != nil {
+			return fmt.Errorf("source: %w", err)
+		}
+	}
+	for i := range plan.Items {
+		plan.Items[i].Prepared = true
 	}
 	return nil
 }
@@ -214,12 +227,12 @@ func (h Reindex) createTarget(ctx context.Context, tgt Operations, it *reindex.I
 				return fmt.Errorf("reindex %s -> %s: target: %w", it.Source, it.Target, err)
 			}
 			if v != "-1" {
-				it.Existing, it.Prepared = true, true
+				it.Existing = true
 				h.Log.WarnContext(ctx, "reindex: target index exists and is used as it is", "index", it.Target)
 				return nil
 			}
 		}
-		it.After, it.Dropped, it.Prepared = cr.After, cr.Dropped, true
+		it.After, it.Dropped = cr.After, cr.Dropped
 		if it.Target == it.Source { // pull: the index takes its source's aliases
 			for a := range def.Aliases {
 				it.Aliases = append(it.Aliases, a)

@@ -99,6 +99,22 @@ func (o Ops) FinishCopy(ctx context.Context, index string, settings map[string]a
 	return nil
 }
 
+// Refresh makes every acknowledged document of the indices searchable.
+// Reindex reads through a scroll, which sees refreshed documents only:
+// without it, documents written in the last refresh interval before the
+// copy (or all of them, on a search-idle shard) would be missed, although
+// a pull poller's checkpoint counts them as delivered.
+func (o Ops) Refresh(ctx context.Context, names []string) error {
+	sorted := append([]string(nil), names...)
+	sort.Strings(sorted)
+	for _, batch := range joinBatches(sorted, 3000) {
+		if err := o.C.Do(ctx, http.MethodPost, "/"+batch+"/_refresh", nil, nil, nil); err != nil {
+			return fmt.Errorf("refresh %s: %w", batch, err)
+		}
+	}
+	return nil
+}
+
 // Percentiles reads a field's percentile values over an index (the split
 // points of a large index).
 func (o Ops) Percentiles(ctx context.Context, index, field string, percents []float64) ([]float64, error) {

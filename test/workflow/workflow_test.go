@@ -27,6 +27,16 @@ var (
 		{"opensearch-1.3-to-opensearch-2.19", os13, os219},
 		{"opensearch-2.19-to-opensearch-3.5", os219, os35},
 	}
+	// reindexPairs go by the target's remote reindex (issue 12): OpenSearch
+	// 3.5 reads no index Elasticsearch 7.10 or OpenSearch 1.3 created; the
+	// forced ones (method reindex) put OpenSearch 1.3 and 2.19 in the
+	// target's seat too.
+	reindexPairs = []struct{ name, src, tgt string }{
+		{"elasticsearch-7.10-to-opensearch-3.5-by-reindex", es710, os35},
+		{"opensearch-1.3-to-opensearch-3.5-by-reindex", os13, os35},
+		{"elasticsearch-7.10-to-opensearch-2.19-forced-reindex", es710, os219},
+		{"elasticsearch-7.10-to-opensearch-1.3-forced-reindex", es710, os13},
+	}
 )
 
 const (
@@ -55,6 +65,53 @@ type report struct {
 		} `json:"totals"`
 		Durations map[string]float64 `json:"durations_seconds"`
 	} `json:"report"`
+	Methods struct{ Snapshot, Reindex int } `json:"methods"`
+	Reindex struct {
+		Skipped bool `json:"skipped"`
+		Indices []struct {
+			Source, Target string
+			Parts, Attempts int
+			Documents       int64
+			Seconds         float64
+			DocsPerSec      float64 `json:"docs_per_second"`
+		} `json:"indices"`
+		Total struct {
+			Documents  int64
+			Attempts   int
+			Parts      int
+			DocsPerSec float64 `json:"docs_per_second"`
+		} `json:"total"`
+	} `json:"reindex"`
+}
+
+// allPairs are the snapshot pairs, then the reindex pairs, with the method
+// input and the methods the report must show.
+func allPairs() []migrationPair {
+	var out []migrationPair
+	for _, p := range snapshotPairs {
+		out = append(out, migrationPair{p.name, p.src, p.tgt, "auto", "snapshot"})
+	}
+	for _, p := range reindexPairs {
+		m := "auto"
+		if strings.Contains(p.name, "forced") {
+			m = "reindex"
+		}
+		out = append(out, migrationPair{p.name, p.src, p.tgt, m, "reindex"})
+	}
+	return out
+}
+
+type migrationPair struct{ name, src, tgt, method, want string }
+
+// methodIs checks every index went by the wanted method.
+func methodIs(t *testing.T, r report, want string, n int) {
+	t.Helper()
+	if want == "reindex" && (r.Methods.Reindex != n || r.Methods.Snapshot != 0 || r.Reindex.Skipped || r.Reindex.Total.Documents == 0) {
+		t.Fatalf("want %d indices by reindex, got methods %+v, reindex report %+v", n, r.Methods, r.Reindex)
+	}
+	if want == "snapshot" && (r.Methods.Snapshot != n || r.Methods.Reindex != 0 || !r.Reindex.Skipped) {
+		t.Fatalf("want %d indices by snapshot, got methods %+v", n, r.Methods)
+	}
 }
 
 func succeeded(t *testing.T, x execution) report {
@@ -190,7 +247,7 @@ func merge(ms ...map[string]int) map[string]int {
 // Live documents plus restored documents must be everything written.
 func TestPush(t *testing.T) {
 	all := engines(t, matrix...)
-	for _, pair := range snapshotPairs {
+	for _, pair := range allPairs() {
 		t.Run(pair.name, func(t *testing.T) {
 			src, tgt := all[pair.src], all[pair.tgt]
 			cleanup(t, "wf-push*", src, tgt)
@@ -209,10 +266,13 @@ func TestPush(t *testing.T) {
 			}
 			before := w.Switch(tgt) // the cut-over: shippers now write to the target
 			time.Sleep(300 * time.Millisecond)
-			x := run(t, input(t, src, tgt, "push", "wf-push*"), runOptions{})
+			in := input(t, src, tgt, "push", "wf-push*")
+			in["method"] = pair.method
+			x := run(t, in, runOptions{})
 			during := w.Len() - before
 			log := w.Stop()
 			r := succeeded(t, x)
+			methodIs(t, r, pair.want, 2)
 			if during == 0 {
 				t.Fatal("no document was written during the migration")
 			}
@@ -235,7 +295,7 @@ func TestPush(t *testing.T) {
 // drops what the restore brought. Every document must be there exactly once.
 func TestPull(t *testing.T) {
 	all := engines(t, matrix...)
-	for _, pair := range snapshotPairs {
+	for _, pair := range allPairs() {
 		t.Run(pair.name, func(t *testing.T) {
 			src, tgt := all[pair.src], all[pair.tgt]
 			cleanup(t, "wf-pull*", src, tgt)
@@ -246,7 +306,9 @@ func TestPull(t *testing.T) {
 			checkpoint := w.Len() // the poller's checkpoint, before the snapshot
 			var switched bool
 			var sent, dropped int
-			x := run(t, input(t, src, tgt, "pull", "wf-pull"), runOptions{onEvent: func(e event) any {
+			in := input(t, src, tgt, "pull", "wf-pull")
+			in["method"] = pair.method
+			x := run(t, in, runOptions{onEvent: func(e event) any {
 				if e.Event != "switch_requested" {
 					return nil
 				}
@@ -258,6 +320,7 @@ func TestPull(t *testing.T) {
 			time.Sleep(300 * time.Millisecond) // the poller goes on writing to the target
 			log := w.Stop()
 			r := succeeded(t, x)
+			methodIs(t, r, pair.want, 1)
 			if !switched || !x.entered("SwitchPoller") {
 				t.Fatal("the workflow never asked to switch the poller")
 			}
@@ -316,16 +379,15 @@ func TestPullConflictStopsAtPreflight(t *testing.T) {
 	}
 }
 
-// Migrations the snapshot path cannot make stop at the pre-flight, before
-// any repository is registered, with one VersionMismatchError that names
-// every index and its created version.
+// Migrations neither path can make (to an older engine) stop at the
+// pre-flight, before any repository is registered, with one
+// VersionMismatchError that names the way out.
 func TestVersionMismatchStopsAtPreflight(t *testing.T) {
 	all := engines(t, matrix...)
 	for _, pair := range []struct{ name, src, tgt, want string }{
 		{"opensearch-2.19-to-elasticsearch-7.10", os219, es710, "Elasticsearch does not read OpenSearch snapshots"},
 		{"opensearch-3.5-to-opensearch-2.19", os35, os219, "is older than the source"},
-		{"elasticsearch-7.10-to-opensearch-3.5", es710, os35, "need reindex: wf-version (created by elasticsearch 7.10.2)"},
-		{"opensearch-1.3-to-opensearch-3.5", os13, os35, "need reindex: wf-version (created by opensearch 1.3.1)"},
+		{"opensearch-2.19-to-opensearch-1.3", os219, os13, "is older than the source"},
 	} {
 		t.Run(pair.name, func(t *testing.T) {
 			src, tgt := all[pair.src], all[pair.tgt]
@@ -343,48 +405,61 @@ func TestVersionMismatchStopsAtPreflight(t *testing.T) {
 	}
 }
 
-// The trap of field notes §8: a domain upgraded from Elasticsearch 7.10 to
-// OpenSearch 2.19 (here: an index Elasticsearch created, restored into
-// OpenSearch 2.19) still holds an index OpenSearch 3.5 cannot read. The
-// pre-flight names it with its created version, not the index 2.19
-// created beside it; without it, the same source migrates to 3.5.
-func TestUpgradedDomainTrap(t *testing.T) {
+// The trap of field notes §8, migrated: a domain upgraded from
+// Elasticsearch 7.10 to OpenSearch 2.19 (here: an index Elasticsearch
+// created, restored into OpenSearch 2.19) holds an index OpenSearch 3.5
+// cannot read beside one 2.19 created. One pull migration moves the first
+// by reindex and the second by snapshot, with the poller writing to the
+// 2.19-created index until the switch; every document arrives exactly once.
+func TestMixedMigration(t *testing.T) {
 	all := engines(t, es710, os219, os35)
 	es, src, tgt := all[es710], all[os219], all[os35]
 	cleanup(t, "wf-trap*", es, src, tgt)
 	// On Elasticsearch 7.10: the index, snapshotted and restored into 2.19.
 	createIndex(t, es, "wf-trap-old")
-	mustReq(t, "POST", es+"/wf-trap-old/_bulk?refresh=true", "{\"index\":{\"_id\":\"o1\"}}\n{\"m\":1}\n")
+	var b strings.Builder
+	for i := range 2000 {
+		fmt.Fprintf(&b, "{\"index\":{\"_id\":\"o%d\"}}\n{\"m\":%d}\n", i, i)
+	}
+	mustReq(t, "POST", es+"/wf-trap-old/_bulk?refresh=true", b.String())
 	loc := filepath.Join(repoRoot(t), "workflow", fmt.Sprintf("trap-%d", time.Now().UnixNano()))
 	mustReq(t, "PUT", es+"/_snapshot/wf-trap", fmt.Sprintf(`{"type":"fs","settings":{"location":%q}}`, loc))
 	mustReq(t, "PUT", src+"/_snapshot/wf-trap", fmt.Sprintf(`{"type":"fs","settings":{"location":%q,"readonly":true}}`, loc))
 	t.Cleanup(func() { req(t, "DELETE", es+"/_snapshot/wf-trap", ""); req(t, "DELETE", src+"/_snapshot/wf-trap", "") })
 	mustReq(t, "PUT", es+"/_snapshot/wf-trap/s?wait_for_completion=true", `{"indices":"wf-trap-old"}`)
 	mustReq(t, "POST", src+"/_snapshot/wf-trap/s/_restore?wait_for_completion=true", `{"indices":"wf-trap-old"}`)
-	// Created on 2.19 itself.
+	// Created on 2.19 itself, with the poller writing to it.
 	createIndex(t, src, "wf-trap-new")
-	mustReq(t, "POST", src+"/wf-trap-new/_bulk?refresh=true", "{\"index\":{\"_id\":\"n1\"}}\n{\"m\":1}\n")
-
-	x := run(t, input(t, src, tgt, "pull", "wf-trap-*"), runOptions{})
-	failedAt(t, x, "Preflight", "VersionMismatchError")
-	if !strings.Contains(x.Result.Cause, "1 of 2 selected indices") || !strings.Contains(x.Result.Cause, "wf-trap-old (created by elasticsearch 7.10.2)") ||
-		strings.Contains(x.Result.Cause, "wf-trap-new") {
-		t.Fatalf("cause should name wf-trap-old alone, with its created version: %s", x.Result.Cause)
-	}
-	if st, _ := req(t, "HEAD", tgt+"/wf-trap-new", ""); st != 404 {
-		t.Fatal("something was restored")
-	}
-	// The index 2.19 created goes by snapshot.
-	x = run(t, input(t, src, tgt, "pull", "wf-trap-new"), runOptions{onEvent: func(e event) any {
-		if e.Event == "switch_requested" {
-			return map[string]any{"task_token": e.TaskToken, "output": map[string]any{"switched": true}}
+	w := startWriter(t, src, "wf-trap-new")
+	w.Fill(2000)
+	checkpoint := w.Len()
+	x := run(t, input(t, src, tgt, "pull", "wf-trap-*"), runOptions{onEvent: func(e event) any {
+		if e.Event != "switch_requested" {
+			return nil
 		}
-		return nil
+		w.Switch(tgt)
+		w.Replay(src, tgt, checkpoint)
+		return map[string]any{"task_token": e.TaskToken, "output": map[string]any{"switched": true}}
 	}})
-	succeeded(t, x)
-	if got := ids(t, tgt, "wf-trap-new"); len(got) != 1 {
-		t.Fatalf("restored ids: %v", got)
+	time.Sleep(300 * time.Millisecond)
+	log := w.Stop()
+	r := succeeded(t, x)
+	if r.Methods.Snapshot != 1 || r.Methods.Reindex != 1 || len(r.Reindex.Indices) != 1 || r.Reindex.Indices[0].Source != "wf-trap-old" {
+		t.Fatalf("want wf-trap-old by reindex and wf-trap-new by snapshot: methods %+v, reindex %+v", r.Methods, r.Reindex.Indices)
 	}
+	if !strings.Contains(string(x.Result.Output), `"index":"wf-trap-old","created_version_id":7100299`) {
+		t.Errorf("the report does not show wf-trap-old's created version: %.600s", x.Result.Output)
+	}
+	old := ids(t, tgt, "wf-trap-old")
+	if len(old) != 2000 {
+		t.Fatalf("wf-trap-old on the target: %d ids, want 2000", len(old))
+	}
+	for id, n := range old {
+		if n != 1 {
+			t.Fatalf("%s copied %d times", id, n)
+		}
+	}
+	exactlyOnce(t, ids(t, tgt, "wf-trap-new"), log)
 }
 
 // A snapshot that ends PARTIAL (a primary that cannot be allocated) stops

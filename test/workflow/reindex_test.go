@@ -1,0 +1,153 @@
+//go:build integration
+
+package workflow
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fillNumbered bulk-loads n documents with _ids id0.. and a numeric field
+// n (the split field) into index.
+func fillNumbered(t *testing.T, u, index string, n int) {
+	t.Helper()
+	mustReq(t, "PUT", u+"/"+index, `{"settings":{"number_of_shards":2,"number_of_replicas":0},"mappings":{"properties":{"n":{"type":"long"},"code":{"type":"keyword"}}}}`)
+	for start := 0; start < n; start += 5000 {
+		var b strings.Builder
+		for i := start; i < min(start+5000, n); i++ {
+			fmt.Fprintf(&b, "{\"index\":{\"_id\":\"id%d\"}}\n{\"n\":%d,\"code\":\"E%d\",\"message\":\"event number %d with some text\"}\n", i, i, i%97, i)
+		}
+		mustReq(t, "POST", u+"/"+index+"/_bulk", b.String())
+	}
+	mustReq(t, "POST", u+"/"+index+"/_refresh", "")
+}
+
+// peers runs scripts/peers.sh with the test's environment.
+func peers(t *testing.T, args ...string) {
+	t.Helper()
+	cmd := exec.Command("bash", append([]string{filepath.Join(root, "scripts", "peers.sh")}, args...)...)
+	cmd.Env = os.Environ()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("peers.sh %v: %v\n%s", args, err, out)
+	}
+}
+
+// The target restarts in the middle of the copy: its running reindex tasks
+// are gone. The reindex step reports the target unavailable (no error, so
+// the ids of the tasks it started are not lost), then finds the tasks
+// vanished and reruns their parts; op_type create skips what the lost tasks
+// had written. Every _id arrives exactly once.
+func TestTargetRestartedMidCopy(t *testing.T) {
+	all := engines(t, es710, os35)
+	src, tgt := all[es710], all[os35]
+	cleanup(t, "wf-restart*", src, tgt)
+	const docs = 60000
+	fillNumbered(t, src, "wf-restart", docs)
+	u, _ := url.Parse(tgt)
+	in := input(t, src, tgt, "pull", "wf-restart")
+	// Small batches and few slots keep the copy running for a while.
+	in["split_field"], in["split_docs"], in["batch_size"], in["max_concurrent"] = "n", 10000, 200, 2
+	in["reindex_check_seconds"] = 5
+	var once sync.Once
+	restarted := false
+	x := run(t, in, runOptions{onEvent: func(e event) any {
+		switch {
+		case e.Event == "state_entered" && e.State == "Reindex":
+			once.Do(func() {
+				// Wait until documents are being copied, then restart.
+				for range 100 {
+					_, m := req(t, "GET", tgt+"/_tasks?actions=*reindex&detailed", "")
+					if strings.Contains(fmt.Sprint(m), "reindex from") {
+						_, c := req(t, "GET", tgt+"/wf-restart/_count", "")
+						_ = c
+						break
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				time.Sleep(500 * time.Millisecond)
+				peers(t, "restart", "opensearch3", os35, u.Port())
+				restarted = true
+			})
+		case e.Event == "switch_requested":
+			return map[string]any{"task_token": e.TaskToken, "output": map[string]any{"switched": true}}
+		}
+		return nil
+	}})
+	if !restarted {
+		t.Fatal("the target was never restarted")
+	}
+	r := succeeded(t, x)
+	if r.Reindex.Total.Documents > docs || r.Reindex.Total.Attempts <= r.Reindex.Total.Parts {
+		t.Errorf("want some part rerun after the restart: %+v", r.Reindex.Total)
+	}
+	got := ids(t, tgt, "wf-restart")
+	if len(got) != docs {
+		t.Fatalf("%d ids on the target, want %d", len(got), docs)
+	}
+	for id, n := range got {
+		if n != 1 {
+			t.Fatalf("%s is on the target %d times", id, n)
+		}
+	}
+	t.Logf("reindex after the restart: %+v", r.Reindex.Total)
+}
+
+// A target index whose mapping refuses the source's documents (the switched
+// poller made it with code as a number; the source has "E12") fails the
+// reindex step for good, naming the index and the first refused documents.
+func TestReindexMappingConflict(t *testing.T) {
+	all := engines(t, es710, os35)
+	src, tgt := all[es710], all[os35]
+	cleanup(t, "wf-conflict-map*", src, tgt)
+	fillNumbered(t, src, "wf-conflict-map", 500)
+	mustReq(t, "PUT", tgt+"/wf-conflict-map", `{"settings":{"number_of_shards":1,"number_of_replicas":0},"mappings":{"properties":{"code":{"type":"long"}}}}`)
+	x := run(t, input(t, src, tgt, "pull", "wf-conflict-map"), runOptions{})
+	failedAt(t, x, "Reindex", "ReindexFailedError")
+	for _, want := range []string{"wf-conflict-map -> wf-conflict-map", "mapper_parsing_exception", "_id id", "[code]"} {
+		if !strings.Contains(x.Result.Cause, want) {
+			t.Errorf("cause lacks %q: %s", want, x.Result.Cause)
+		}
+	}
+	if x.entered("Verify") {
+		t.Fatal("the workflow went on to verify")
+	}
+}
+
+// Refusals before anything is written: an index with _source disabled (its
+// documents cannot be read by reindex), and a target that cannot reach the
+// source (the probe fails).
+func TestReindexRefusedAtPreflight(t *testing.T) {
+	all := engines(t, es710, os35)
+	src, tgt := all[es710], all[os35]
+	cleanup(t, "wf-nosource*", src, tgt)
+	mustReq(t, "PUT", src+"/wf-nosource", `{"settings":{"number_of_shards":1,"number_of_replicas":0},"mappings":{"_source":{"enabled":false},"properties":{"m":{"type":"long"}}}}`)
+	mustReq(t, "POST", src+"/wf-nosource/_bulk?refresh=true", "{\"index\":{\"_id\":\"1\"}}\n{\"m\":1}\n")
+	x := run(t, input(t, src, tgt, "push", "wf-nosource"), runOptions{})
+	failedAt(t, x, "Preflight", "VersionMismatchError")
+	if !strings.Contains(x.Result.Cause, "wf-nosource must be copied by reindex but has _source disabled") {
+		t.Fatalf("cause: %s", x.Result.Cause)
+	}
+	if st, _ := req(t, "HEAD", tgt+"/wf-nosource-restored", ""); st != 404 {
+		t.Fatal("something was created on the target")
+	}
+
+	cleanup(t, "wf-unreach*", src, tgt)
+	createIndex(t, src, "wf-unreach")
+	in := input(t, src, tgt, "push", "wf-unreach")
+	in["remote_host"] = "http://127.0.0.1:9298" // nothing listens there
+	x = run(t, in, runOptions{})
+	failedAt(t, x, "Preflight", "SourceUnreachableError")
+	if !strings.Contains(x.Result.Cause, "cannot read the source at http://127.0.0.1:9298") || !strings.Contains(x.Result.Cause, "Connection refused") {
+		t.Fatalf("cause: %s", x.Result.Cause)
+	}
+	if st, _ := req(t, "HEAD", tgt+"/wf-unreach-restored", ""); st != 404 {
+		t.Fatal("something was created on the target")
+	}
+}
