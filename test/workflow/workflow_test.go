@@ -69,7 +69,7 @@ type report struct {
 	Reindex struct {
 		Skipped bool `json:"skipped"`
 		Indices []struct {
-			Source, Target string
+			Source, Target  string
 			Parts, Attempts int
 			Documents       int64
 			Seconds         float64
