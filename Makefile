@@ -110,7 +110,7 @@ demo: ## Run the local demo (scripts/demo.sh)
 	bash scripts/demo.sh
 
 .PHONY: migration-demo
-migration-demo: ## Same as demo: ES 7.10 -> OpenSearch migration through the state machine
+migration-demo: ## Same as demo: ES 7.10 -> OpenSearch 3.5 migration through the state machine
 	bash scripts/demo.sh
 
 .PHONY: lint

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Local demo of the migration workflow on real engines, through the real
-# Lambda path: starts Elasticsearch 7.10 (the old domain) and OpenSearch 2.19
-# (the new one) on loopback, sharing one fs repository directory as two
-# domains share one S3 bucket; fills the source with sample log indices; then
-# runs statemachine/migration.asl.json in aws-local-stepfunctions, whose Task
-# states call every function's bootstrap under the Lambda Runtime Interface
-# Emulator (scripts/workflow.sh): pre-flight, register the repository
-# (readonly on the target), snapshot, poll, restore renamed (push cut-over),
-# poll, verify; and prints the report. Stops everything it started.
-# Usage: make demo   (DEMO_STRATEGY=pull for the pull cut-over)
+# Local demo of the migration operators face next, on real engines, through
+# the real Lambda path: starts Elasticsearch 7.10 (the old domain) and
+# OpenSearch 3.5 (the new one) on loopback; fills the source with sample log
+# indices, one of them large; then runs statemachine/migration.asl.json in
+# aws-local-stepfunctions, whose Task states call every function's bootstrap
+# under the Lambda Runtime Interface Emulator (scripts/workflow.sh). OpenSearch
+# 3.5 reads no index Elasticsearch created, so the pre-flight picks reindex
+# for every index: the target creates each index from the source's
+# definition and copies the documents with its own remote reindex, several
+# tasks at once, the large index split by @timestamp; then verify, replicas,
+# and the report with the method and rate per index. Stops everything it
+# started.
+# Usage: make demo   (DEMO_STRATEGY=pull for the pull cut-over;
+#        DEMO_TARGET=opensearch for OpenSearch 2.19, which reads these
+#        indices, so they go by snapshot through the shared repository)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -16,26 +21,32 @@ export ESSNAP_RUN=${ESSNAP_RUN:-$ROOT/.cache/demo}
 SRC_PORT=${DEMO_SOURCE_PORT:-9292}
 TGT_PORT=${DEMO_TARGET_PORT:-9291}
 STRATEGY=${DEMO_STRATEGY:-push}
+TARGET_KIND=${DEMO_TARGET:-opensearch3}
+case $TARGET_KIND in opensearch3) TARGET_NAME="OpenSearch 3.5" ;; opensearch) TARGET_NAME="OpenSearch 2.19" ;;
+  *) echo "DEMO_TARGET=$TARGET_KIND: use opensearch3 (default) or opensearch" >&2; exit 2 ;; esac
 say() { printf '\n\033[1m>> %s\033[0m\n' "$*"; }
 
 bash scripts/peers.sh install
 cleanup() { bash scripts/peers.sh stop demo-elasticsearch || true; bash scripts/peers.sh stop demo-opensearch || true; }
 trap cleanup EXIT
 bash scripts/peers.sh start elasticsearch demo-elasticsearch "$SRC_PORT"
-bash scripts/peers.sh start opensearch demo-opensearch "$TGT_PORT"
+bash scripts/peers.sh start "$TARGET_KIND" demo-opensearch "$TGT_PORT"
 SRC=$(bash scripts/peers.sh url demo-elasticsearch)
 TGT=$(bash scripts/peers.sh url demo-opensearch)
 
 say "sample logs on the source $SRC (Elasticsearch 7.10)"
 for day in 2026.11.21 2026.11.22 2026.11.23; do
+  n=2000; [[ $day == 2026.11.23 ]] && n=30000
   curl -fsS -XDELETE "$SRC/logs-$day" >/dev/null 2>&1 || true
   curl -fsS -XPUT "$SRC/logs-$day" -H 'Content-Type: application/json' -d '{"settings":{"number_of_shards":1,"number_of_replicas":0}}' >/dev/null
-  python3 - "$day" >"$ESSNAP_RUN/bulk.ndjson" <<'PY'
-import json, sys
-day = sys.argv[1]
-for i in range(2000):
+  python3 - "$day" "$n" >"$ESSNAP_RUN/bulk.ndjson" <<'PY'
+import datetime, json, sys
+day, n = sys.argv[1], int(sys.argv[2])
+start = datetime.datetime.strptime(day, "%Y.%m.%d").replace(tzinfo=datetime.timezone.utc)
+for i in range(n):
+    ts = start + datetime.timedelta(seconds=i * 86400 // n)
     print(json.dumps({"index": {"_id": f"{day}-{i}"}}))
-    print(json.dumps({"@timestamp": day.replace(".", "-") + "T00:00:00Z", "level": ["info", "warn", "error"][i % 3], "message": f"request {i} served"}))
+    print(json.dumps({"@timestamp": ts.strftime("%Y-%m-%dT%H:%M:%SZ"), "level": ["info", "warn", "error"][i % 3], "message": f"request {i} served"}))
 PY
   curl -fsS -XPOST "$SRC/logs-$day/_bulk?refresh=true" -H 'Content-Type: application/x-ndjson' --data-binary @"$ESSNAP_RUN/bulk.ndjson" >/dev/null
 done
@@ -49,6 +60,7 @@ cat >"$ESSNAP_RUN/migration-input.json" <<JSON
   "indices": ["logs-*"],
   "strategy": "$STRATEGY",
   "rename_suffix": "-restored",
+  "split_docs": 10000,
   "poll": {"initial_seconds": 1, "max_seconds": 10, "snapshot_deadline_seconds": 3600, "restore_deadline_seconds": 3600}
 }
 JSON
@@ -72,17 +84,26 @@ res = lines[-1] if lines else {}
 if res.get("status") != "SUCCEEDED":
     print("\nFAILED:", res.get("error"), res.get("cause"))
     sys.exit(1)
-r = res["output"]["report"]
-print("\nReport (%s, snapshot %s):" % (r["strategy"], r["snapshot"]))
-print("  %-28s %-36s %10s %10s %10s  %s" % ("source index", "target index", "source", "target", "bytes", "ok"))
+out = res["output"]
+r = out["report"]
+method = {c["index"]: c["method"] for c in out["preflight"]["compatibility"]}
+created = {c["index"]: "%s %s" % (c["created_by"]["distribution"], c["created_by"]["number"]) for c in out["preflight"]["compatibility"]}
+rates = {i["source"]: i for i in out["reindex"].get("indices", [])}
+print("\nReport (%s, %s -> %s; snapshot %s):" % (r["strategy"], out["preflight"]["source_engine"]["number"], out["preflight"]["target_engine"]["number"], r["snapshot"] or "none"))
+print("  %-18s %-20s %-9s %-26s %8s %8s %10s %6s %9s  %s" % ("source index", "created by", "method", "target index", "source", "target", "bytes", "parts", "docs/s", "ok"))
 for i in r["indices"]:
-    print("  %-28s %-36s %10d %10d %10d  %s" % (i["source"], i["target"], i["source_docs"], i["target_docs"], i["target_bytes"], "yes" if i["ok"] else "NO: " + i.get("problem", "")))
+    x = rates.get(i["source"], {})
+    print("  %-18s %-20s %-9s %-26s %8d %8d %10d %6s %9s  %s" % (i["source"], created.get(i["source"], "?"), method.get(i["source"], "?"), i["target"], i["source_docs"], i["target_docs"], i["target_bytes"],
+        x.get("parts", "-"), ("%.0f" % x["docs_per_second"]) if x else "-", "yes" if i["ok"] else "NO: " + i.get("problem", "")))
+rt = out["reindex"].get("total")
+if rt:
+    print("  reindex: %d documents in %.2f s (%.0f documents/s, %.2f MB/s), %d parts, %d starts" % (rt["documents"], rt["seconds"], rt["docs_per_second"], rt["mb_per_second"], rt["parts"], rt["attempts"]))
 t = r["totals"]
-print("  totals: %d indices, %d source documents, %d target documents, %d bytes restored" % (t["indices"], t["source_docs"], t["target_docs"], t["target_bytes"]))
+print("  totals: %d indices, %d source documents, %d target documents, %d bytes on the target" % (t["indices"], t["source_docs"], t["target_docs"], t["target_bytes"]))
 print("  durations (s):", ", ".join("%s %.2f" % kv for kv in sorted(r["durations_seconds"].items())))
 print("  compared:", r["compared"])
 PY
 [[ $rc == 0 ]] || { echo "workflow failed (exit $rc); emulator logs in $ESSNAP_RUN/workflow-logs"; exit 1; }
-say "target $TGT (OpenSearch 2.19) after the migration"
+say "target $TGT ($TARGET_NAME) after the migration"
 curl -fsS "$TGT/_cat/indices/logs-*?v&s=index&h=index,health,docs.count,store.size"
-say "demo finished: Elasticsearch 7.10 -> OpenSearch migrated and verified through the state machine"
+say "demo finished: Elasticsearch 7.10 -> $TARGET_NAME migrated and verified through the state machine"

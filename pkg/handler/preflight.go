@@ -126,6 +126,8 @@ type PreflightResult struct {
 	Strategy     string                  `json:"strategy"`
 	SourceEngine migrate.Engine          `json:"source_engine"`
 	TargetEngine migrate.Engine          `json:"target_engine"`
+	// Snapshot is the migration snapshot's name; empty when every index
+	// goes by reindex.
 	Snapshot     string                  `json:"snapshot"`
 	Indices      []snapshot.IndexMapping `json:"indices"`
 	// SourceIndices are every selected source index, concrete names
@@ -260,7 +262,8 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 	}
 	res.Methods = MethodCounts{Snapshot: len(res.SnapshotIndices), Reindex: len(copyIdx)}
 	if res.SnapshotIndices == nil {
-		res.SnapshotIndices, res.SnapshotTargets = []string{}, []string{}
+		// No snapshot is taken: the report names none.
+		res.SnapshotIndices, res.SnapshotTargets, res.Snapshot = []string{}, []string{}, ""
 	}
 	if res.Replicas, err = sourceReplicas(ctx, src, plan.Indices); err != nil {
 		return res, h.fail(ctx, "preflight", fmt.Errorf("source: %w", err))
