@@ -165,7 +165,7 @@ func (h Reindex) reindexFailed(ctx context.Context, tgt Operations, plan reindex
 func (h Reindex) prepare(ctx context.Context, src, tgt Operations, plan *reindex.Plan) error {
 	var names []string
 	for _, it := range plan.Items {
-		if !it.Prepared && !it.Existing {
+		if !it.Prepared {
 			names = append(names, it.Source)
 		}
 	}
@@ -183,9 +183,9 @@ func (h Reindex) prepare(ctx context.Context, src, tgt Operations, plan *reindex
 			continue
 		}
 		fresh = append(fresh, it.Source)
-		if it.Existing {
-			continue // pull into the poller's index: used as it is
-		}
+		// Pull into an index that exists (the poller's) goes through here
+		// too: createTarget uses it as it is, unless it carries the copy's
+		// settings, left by an earlier run of this migration that failed.
 		if err := h.createTarget(ctx, tgt, it, defs[it.Source]); err != nil {
 			return err
 		}
@@ -226,8 +226,8 @@ func (h Reindex) createTarget(ctx context.Context, tgt Operations, it *reindex.I
 			if err != nil {
 				return fmt.Errorf("reindex %s -> %s: target: %w", it.Source, it.Target, err)
 			}
-			if v != "-1" {
-				it.Existing = true
+			it.Existing = v != "-1"
+			if it.Existing {
 				h.Log.WarnContext(ctx, "reindex: target index exists and is used as it is", "index", it.Target)
 				return nil
 			}

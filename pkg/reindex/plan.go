@@ -53,8 +53,10 @@ type Item struct {
 	FieldType string `json:"field_type,omitempty"`
 	Docs      int64  `json:"docs"`
 	Bytes     int64  `json:"bytes"`
-	// Existing: the target index was there at the pre-flight (pull: the
-	// switched poller or a template made it); it is used as it is.
+	// Existing: the target index was there (pull: the switched poller or
+	// a template made it); it is used as it is, its settings untouched.
+	// An index with the copy's settings (refresh_interval -1), left by an
+	// earlier run that failed, is taken over instead.
 	Existing bool `json:"existing,omitempty"`
 	// Prepared: the target index exists with the copy's settings;
 	// Finished: the source's settings are back and the index refreshed.
