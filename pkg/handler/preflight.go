@@ -123,13 +123,13 @@ func validateDomains(p *problems, src, tgt Domain) {
 // PreflightResult is what the pre-flight found and decided; the state
 // machine takes the snapshot name and index lists from it.
 type PreflightResult struct {
-	Strategy     string                  `json:"strategy"`
-	SourceEngine migrate.Engine          `json:"source_engine"`
-	TargetEngine migrate.Engine          `json:"target_engine"`
+	Strategy     string         `json:"strategy"`
+	SourceEngine migrate.Engine `json:"source_engine"`
+	TargetEngine migrate.Engine `json:"target_engine"`
 	// Snapshot is the migration snapshot's name; empty when every index
 	// goes by reindex.
-	Snapshot     string                  `json:"snapshot"`
-	Indices      []snapshot.IndexMapping `json:"indices"`
+	Snapshot string                  `json:"snapshot"`
+	Indices  []snapshot.IndexMapping `json:"indices"`
 	// SourceIndices are every selected source index, concrete names
 	// (never patterns); TargetIndices what they become on the target.
 	SourceIndices []string `json:"source_indices"`
