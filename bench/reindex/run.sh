@@ -116,7 +116,16 @@ PY
 done
 curl -fsS -XPOST "$SRC/logs-*/_refresh" >/dev/null
 curl -fsS -XPOST "$SRC/logs-*/_forcemerge?max_num_segments=5" >/dev/null
+# The engines cache store statistics for 10 s (index.store.stats_refresh_interval):
+# read the sizes after that, or a just-filled index shows 208 bytes.
+sleep 11
 curl -fsS "$SRC/_cat/indices/logs-*?v&s=index&h=index,docs.count,pri.store.size" >&2
+# Warm-up, so no method pays for cold JVMs: one plain remote reindex of the
+# smallest index (every method's code path on both engines), then removed.
+log "warm-up: a remote reindex of ${names[-1]} into warmup-copy, deleted afterwards"
+curl -fsS -XPOST "$TGT/_reindex?wait_for_completion=true" -H 'Content-Type: application/json' \
+  -d "{\"source\":{\"remote\":{\"host\":\"$SRC\"},\"index\":\"${names[-1]}\"},\"dest\":{\"index\":\"warmup-copy\"}}" >/dev/null
+curl -fsS -XDELETE "$TGT/warmup-copy" >/dev/null
 # Source figures per index: documents and primary store bytes.
 declare -A src_docs src_bytes
 while read -r idx b; do src_bytes[$idx]=$b; done < <(curl -fsS "$SRC/_cat/indices/logs-*?bytes=b&h=index,pri.store.size")
