@@ -121,10 +121,13 @@ func (h Reindex) Invoke(ctx context.Context, raw json.RawMessage) (ReindexResult
 		}
 		return false
 	}
-	if err := h.prepare(ctx, src, tgt, &plan); err != nil && !transient(err) {
-		return h.reindexFailed(ctx, tgt, plan, err)
-	}
 	step := func() (bool, error) {
+		if err := h.prepare(ctx, src, tgt, &plan); err != nil {
+			if transient(err) {
+				return false, nil
+			}
+			return true, err
+		}
 		if err := h.advance(ctx, tgt, &plan, nowMs); err != nil {
 			if transient(err) {
 				return false, nil
@@ -161,7 +164,8 @@ func (h Reindex) reindexFailed(ctx context.Context, tgt Operations, plan reindex
 	return ReindexResult{Plan: plan, Report: plan.MakeReport(h.Clock.Now().UnixMilli())}, h.fail(ctx, "reindex", err)
 }
 
-// prepare creates every target index the plan has not prepared yet.
+// prepare creates every target index the plan has not prepared yet; once
+// all are, it costs nothing.
 func (h Reindex) prepare(ctx context.Context, src, tgt Operations, plan *reindex.Plan) error {
 	var names []string
 	for _, it := range plan.Items {
@@ -169,12 +173,12 @@ func (h Reindex) prepare(ctx context.Context, src, tgt Operations, plan *reindex
 			names = append(names, it.Source)
 		}
 	}
-	var defs map[string]reindex.Definition
-	if len(names) > 0 {
-		var err error
-		if defs, err = src.IndexDefinitions(ctx, names); err != nil {
-			return fmt.Errorf("source: %w", err)
-		}
+	if len(names) == 0 {
+		return nil
+	}
+	defs, err := src.IndexDefinitions(ctx, names)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
 	}
 	var fresh []string
 	for i := range plan.Items {
@@ -194,10 +198,8 @@ func (h Reindex) prepare(ctx context.Context, src, tgt Operations, plan *reindex
 	// every document acknowledged before the copy is in it (seen on
 	// Elasticsearch 7.10 and OpenSearch 1.3: a copy started right after
 	// a bulk load read 0 documents).
-	if len(fresh) > 0 {
-		if err := src.Refresh(ctx, fresh); err != nil {
-			return fmt.Errorf("source: %w", err)
-		}
+	if err := src.Refresh(ctx, fresh); err != nil {
+		return fmt.Errorf("source: %w", err)
 	}
 	for i := range plan.Items {
 		plan.Items[i].Prepared = true

@@ -186,7 +186,7 @@ func (o Ops) ReindexTask(ctx context.Context, id string) (reindex.Outcome, error
 					Type   string `json:"type"`
 					Reason string `json:"reason"`
 				} `json:"cause"`
-				Reason string `json:"reason"` // search failures
+				Reason any `json:"reason"` // search failures: text or an object
 			} `json:"failures"`
 		} `json:"response"`
 		Error *struct {
@@ -211,17 +211,23 @@ func (o Ops) ReindexTask(ctx context.Context, id string) (reindex.Outcome, error
 	}
 	if r := ans.Response; r != nil {
 		out.Total, out.Created, out.Conflicts = r.Total, r.Created, r.VersionConflicts
-		for i, f := range r.Failures {
-			if i == 3 {
-				out.Failures = append(out.Failures, fmt.Sprintf("and %d more", len(r.Failures)-3))
-				break
+		// Documents the target refused carry their _id; a failure without
+		// one is the remote read's (a lost scroll, a source shard), which a
+		// rerun of the part can get past.
+		var refused []string
+		for _, f := range r.Failures {
+			if f.ID == "" {
+				if out.Error == "" {
+					out.Error = fmt.Sprintf("the read from the source failed: %v", f.Reason)
+				}
+				continue
 			}
-			why := f.Cause.Type + ": " + f.Cause.Reason
-			if f.Cause.Type == "" {
-				why = f.Reason
-			}
-			out.Failures = append(out.Failures, fmt.Sprintf("_id %s: %s", f.ID, why))
+			refused = append(refused, fmt.Sprintf("_id %s: %s: %s", f.ID, f.Cause.Type, f.Cause.Reason))
 		}
+		if len(refused) > 3 {
+			refused = append(refused[:3], fmt.Sprintf("and %d more", len(refused)-3))
+		}
+		out.Failures = refused
 	}
 	return out, nil
 }
