@@ -79,8 +79,8 @@ type ReindexResult struct {
 	Done   bool           `json:"done"`
 	Plan   reindex.Plan   `json:"plan"`
 	Report reindex.Report `json:"report"`
-	// Waiting says why this invocation made no progress (the target was
-	// unavailable); the loop calls again.
+	// Waiting says why this invocation made no progress (the source or
+	// the target did not answer); the loop calls again.
 	Waiting string `json:"waiting,omitempty"`
 	Polls   int    `json:"polls"`
 }
@@ -93,7 +93,7 @@ type ReindexResult struct {
 // state machine until Done.
 type Reindex struct{ Deps }
 
-// Invoke advances the plan. A target that becomes unavailable mid-way is
+// Invoke advances the plan. A domain that becomes unavailable mid-way is
 // not an error: the plan so far is returned with Waiting, because an
 // error would lose the ids of tasks this invocation started. Refused
 // documents or parts that failed max_attempts times are a
@@ -116,7 +116,7 @@ func (h Reindex) Invoke(ctx context.Context, raw json.RawMessage) (ReindexResult
 	transient := func(err error) bool {
 		if failure.Retryable(failure.Classify(err)) {
 			res.Waiting = err.Error()
-			h.Log.WarnContext(ctx, "reindex: target unavailable, the loop calls again", "error", err.Error())
+			h.Log.WarnContext(ctx, "reindex: a domain is unavailable, the loop calls again", "error", err.Error())
 			return true
 		}
 		return false
