@@ -135,25 +135,31 @@ func trap(t *testing.T, es, src engine, prefix string) string {
 }
 
 // The pre-flight decides per index by the version that created it: on an
-// OpenSearch 2.19 source, the index Elasticsearch 7.10 created needs a
-// reindex for OpenSearch 3.5, the one 2.19 created goes by snapshot.
+// OpenSearch 2.19 source, the index Elasticsearch 7.10 created goes by
+// reindex to OpenSearch 3.5, the one 2.19 created by snapshot; method
+// reindex sends both by reindex.
 func TestPreflightDecidesPerIndex(t *testing.T) {
 	es, src, tgt := engineNamed(t, es710), engineNamed(t, os219), engineNamed(t, os35)
 	trap(t, es, src, "pf-trap-")
 	d := deps(src, nil, time.Now())
 	ev := fmt.Sprintf(`{"source":{"endpoint":%q,"unsigned":true},"target":{"endpoint":%q,"unsigned":true},"indices":["pf-trap-*"],"strategy":"pull"}`, src.URL, tgt.URL)
 	res, err := (handler.Preflight{Deps: d}).Invoke(context.Background(), json.RawMessage(ev))
-	if typeName(err) != "VersionMismatchError" {
+	if err != nil {
 		t.Fatalf("preflight: %T %v", err, err)
 	}
-	if !strings.Contains(err.Error(), "pf-trap-old (created by elasticsearch 7.10.2)") || strings.Contains(err.Error(), "pf-trap-new") {
-		t.Fatalf("error should name pf-trap-old alone: %v", err)
+	if res.Methods != (handler.MethodCounts{Snapshot: 1, Reindex: 1}) || len(res.SnapshotIndices) != 1 || res.SnapshotIndices[0] != "pf-trap-new" ||
+		res.Reindex == nil || len(res.Reindex.Items) != 1 || res.Reindex.Items[0].Source != "pf-trap-old" || res.Reindex.Remote.Host != src.URL {
+		t.Fatalf("methods %+v, snapshot %v, reindex %+v", res.Methods, res.SnapshotIndices, res.Reindex)
+	}
+	forced, err := (handler.Preflight{Deps: d}).Invoke(context.Background(), json.RawMessage(strings.Replace(ev, `"strategy"`, `"method":"reindex","strategy"`, 1)))
+	if err != nil || forced.Methods != (handler.MethodCounts{Reindex: 2}) || forced.Snapshot != "" {
+		t.Fatalf("method reindex: %+v %q %v", forced.Methods, forced.Snapshot, err)
 	}
 	got := map[string]migrate.IndexCompat{}
 	for _, c := range res.Compatibility {
 		got[c.Index] = c
 	}
-	if c := got["pf-trap-old"]; c.Verdict != migrate.Reindex || c.CreatedBy != (migrate.Engine{Distribution: "elasticsearch", Number: "7.10.2"}) || c.CreatedVersionID != 7100299 {
+	if c := got["pf-trap-old"]; c.Verdict != migrate.Reindex || c.Method != migrate.Reindex || c.CreatedBy != (migrate.Engine{Distribution: "elasticsearch", Number: "7.10.2"}) || c.CreatedVersionID != 7100299 {
 		t.Fatalf("pf-trap-old: %+v", c)
 	}
 	if c := got["pf-trap-new"]; c.Verdict != migrate.Snapshot || c.CreatedBy != (migrate.Engine{Distribution: "opensearch", Number: "2.19.1"}) {
