@@ -73,7 +73,7 @@ type Operations interface {
 	CreateIndex(ctx context.Context, name string, settings, mappings map[string]any) (exists bool, err error)
 	IndexSetting(ctx context.Context, index, key string) (string, error)
 	Refresh(ctx context.Context, names []string) error
-	FinishCopy(ctx context.Context, index string, settings map[string]any, aliases []string) error
+	FinishCopy(ctx context.Context, index string, settings, aliases map[string]any) error
 	Percentiles(ctx context.Context, index, field string, percents []float64) ([]float64, error)
 	StartReindex(ctx context.Context, body map[string]any) (string, error)
 	ReindexTask(ctx context.Context, id string) (reindex.Outcome, error)

@@ -133,7 +133,7 @@ func (f *fakeOps) Refresh(context.Context, []string) error { return errNotFaked 
 func (f *fakeOps) IndexSetting(context.Context, string, string) (string, error) {
 	return "", errNotFaked
 }
-func (f *fakeOps) FinishCopy(context.Context, string, map[string]any, []string) error {
+func (f *fakeOps) FinishCopy(context.Context, string, map[string]any, map[string]any) error {
 	return errNotFaked
 }
 func (f *fakeOps) Percentiles(context.Context, string, string, []float64) ([]float64, error) {

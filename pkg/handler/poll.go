@@ -62,6 +62,14 @@ func (d Deps) poll(ctx context.Context, wait time.Duration, check func() (bool, 
 	}
 }
 
+// validCheckSeconds checks the reindex step's poll time: at least 5 s, so
+// the state machine's loop counts time against its deadline.
+func validCheckSeconds(p *problems, field string, v int) {
+	if v < 5 || v > MaxWaitSeconds {
+		p.add("%s %d must be between 5 and %d (the function times out after 300 s; the loop counts it against its deadline)", field, v, MaxWaitSeconds)
+	}
+}
+
 // validWait checks a wait_seconds field.
 func validWait(p *problems, field string, v int) {
 	if v < 0 || v > MaxWaitSeconds {

@@ -3,7 +3,9 @@ package handler
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"sort"
 	"strings"
@@ -39,6 +41,7 @@ type PreflightConfig struct {
 	SplitField    string `json:"split_field" env:"REINDEX_SPLIT_FIELD"`
 	SplitDocs     int64  `json:"split_docs" env:"REINDEX_SPLIT_DOCS"`
 	MaxAttempts   int    `json:"max_attempts" env:"REINDEX_MAX_ATTEMPTS"`
+	CheckSeconds  int    `json:"reindex_check_seconds" env:"REINDEX_CHECK_SECONDS"`
 	RemoteHost    string `json:"remote_host" env:"REINDEX_REMOTE_HOST"`
 	errs          problems
 }
@@ -47,7 +50,7 @@ type PreflightConfig struct {
 func LoadPreflightConfig(getenv func(string) string, raw []byte) PreflightConfig {
 	c := PreflightConfig{Strategy: migrate.Push, RenameSuffix: migrate.DefaultRenameSuffix, SnapshotPrefix: "migration", DiskHeadroom: 0.15,
 		Method: migrate.MethodAuto, MaxConcurrent: reindex.DefaultMaxConcurrent, BatchSize: reindex.DefaultBatchSize, SplitField: "@timestamp",
-		SplitDocs: reindex.DefaultSplitDocs, MaxAttempts: reindex.DefaultMaxAttempts}
+		SplitDocs: reindex.DefaultSplitDocs, MaxAttempts: reindex.DefaultMaxAttempts, CheckSeconds: reindex.DefaultCheckSeconds}
 	c.errs, _ = load(&c, getenv, raw)
 	return c
 }
@@ -93,6 +96,7 @@ func (c PreflightConfig) Validate() error {
 	if c.MaxAttempts < 1 || c.MaxAttempts > 10 {
 		p.add("max_attempts %d must be between 1 and 10 (starts of one reindex part)", c.MaxAttempts)
 	}
+	validCheckSeconds(&p, "reindex_check_seconds", c.CheckSeconds)
 	if c.RemoteHost != "" {
 		if _, err := remoteHost(c.RemoteHost); err != nil {
 			p.add("%v", err)
@@ -140,9 +144,11 @@ type PreflightResult struct {
 	SnapshotIndices []string `json:"snapshot_indices"`
 	SnapshotTargets []string `json:"snapshot_targets"`
 	// Methods counts the indices per method, for the state machine's
-	// choice of paths; Reindex is the reindex step's plan.
+	// choice of paths. Reindex has the reindex step's own form: its plan
+	// (done false), or done with a skipped report when no index goes by
+	// reindex; the step's answers replace it in the execution's state.
 	Methods       MethodCounts  `json:"methods"`
-	Reindex       *reindex.Plan `json:"reindex,omitempty"`
+	Reindex       ReindexResult `json:"reindex"`
 	Warnings      []string      `json:"warnings"`
 	RenameSuffix  string        `json:"rename_suffix"`
 	Method        string        `json:"method"`
@@ -162,6 +168,14 @@ type PreflightResult struct {
 	// sets these back after verification (restore action replicas).
 	Replicas map[string]int `json:"replicas"`
 }
+
+// The state budget: Step Functions' 256 KB, less room for the input and
+// the steps' own answers; verify's and the reindex step's reports add
+// about perIndexStateBytes per index.
+const (
+	maxStateBytes      = 200 << 10
+	perIndexStateBytes = 700
+)
 
 // MethodCounts counts the selected indices per method.
 type MethodCounts struct {
@@ -295,10 +309,13 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 		res.SourceBytes += srcIdx[n].Bytes
 	}
 
+	res.Reindex = ReindexResult{Done: true, Report: &reindex.Report{Skipped: true}}
 	if len(copyIdx) > 0 {
-		if res.Reindex, err = h.planReindex(ctx, c, src, tgt, copyIdx, srcIdx, byMethod, inPlace, &res.Warnings); err != nil {
+		plan, err := h.planReindex(ctx, c, src, tgt, copyIdx, srcIdx, byMethod, inPlace, &res.Warnings)
+		if err != nil {
 			return res, h.fail(ctx, "preflight", err)
 		}
+		res.Reindex = ReindexResult{Plan: plan}
 	}
 
 	md, err := planMetadata(ctx, src, tgt, res.SourceEngine, res.TargetEngine, res.SourceIndices, nil, false)
@@ -319,6 +336,14 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 	res.Disk, err = migrate.CheckDisk(res.SourceBytes, nodes, c.DiskHeadroom)
 	if err != nil {
 		return res, h.fail(ctx, "preflight", failure.InsufficientStorage("preflight: "+err.Error()))
+	}
+	// The execution carries this result, and verify and the reindex step
+	// add about perIndexStateBytes per index: refuse what would outgrow
+	// Step Functions' 256 KB state before anything is written.
+	if b, _ := json.Marshal(res); len(b)+perIndexStateBytes*len(res.Indices) > maxStateBytes {
+		return res, h.fail(ctx, "preflight", failure.Validation("preflight", []string{fmt.Sprintf(
+			"%d selected indices make an execution state of about %d KB, over the %d KB Step Functions allows; split the migration into several executions with narrower indices patterns (e.g. one month of daily indices each)",
+			len(res.Indices), (len(b)+perIndexStateBytes*len(res.Indices))/1024, maxStateBytes/1024)}))
 	}
 	h.Log.InfoContext(ctx, "preflight passed", "strategy", res.Strategy, "source", res.SourceEngine.String(), "target", res.TargetEngine.String(),
 		"indices", len(res.Indices), "by_snapshot", res.Methods.Snapshot, "by_reindex", res.Methods.Reindex, "source_docs", res.SourceDocs, "source_bytes", res.SourceBytes, "snapshot", res.Snapshot, "metadata_warnings", len(md.Warnings))
@@ -351,9 +376,12 @@ func (h Preflight) planReindex(ctx context.Context, c PreflightConfig, src, tgt 
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
 	}
-	var disabled []string
+	var disabled, closed []string
 	forced := false
 	for _, m := range idx {
+		if state[m.Source].Status == "close" {
+			closed = append(closed, m.Source)
+		}
 		switch reindex.SourceMode(defs[m.Source].Mappings) {
 		case "disabled":
 			disabled = append(disabled, m.Source)
@@ -361,6 +389,9 @@ func (h Preflight) planReindex(ctx context.Context, c PreflightConfig, src, tgt 
 		case "partial":
 			*warnings = append(*warnings, fmt.Sprintf("%s keeps only part of _source (includes/excludes): reindex copies _source, so the fields it leaves out are not on the target", m.Source))
 		}
+	}
+	if len(closed) > 0 {
+		return nil, failure.Validation("preflight", []string{fmt.Sprintf("closed indices cannot be copied by reindex, which reads through a search: %s; open them or leave them out (indices: \"-<name>\")", strings.Join(closed, ", "))})
 	}
 	if len(disabled) > 0 {
 		msg := fmt.Sprintf("preflight: %s must be copied by reindex but %s _source disabled: reindex reads _source, so the documents cannot be copied; leave them out (indices: \"-<name>\")", strings.Join(disabled, ", "), map[bool]string{true: "has", false: "have"}[len(disabled) == 1])
@@ -376,22 +407,26 @@ func (h Preflight) planReindex(ctx context.Context, c PreflightConfig, src, tgt 
 	if host, err = remoteHost(host); err != nil {
 		return nil, failure.Validation("preflight", []string{err.Error()})
 	}
-	plan := &reindex.Plan{Remote: reindex.Remote{Host: host}, MaxConcurrent: c.MaxConcurrent, BatchSize: c.BatchSize, MaxAttempts: c.MaxAttempts}
+	plan := &reindex.Plan{Remote: reindex.Remote{Host: host}, MaxConcurrent: c.MaxConcurrent, BatchSize: c.BatchSize, MaxAttempts: c.MaxAttempts, CheckSeconds: c.CheckSeconds}
 	if sr, tr := domainRegion(c.Source), domainRegion(c.Target); !c.Source.Unsigned && sr != "" && sr != tr {
 		plan.Remote.Region = sr
 	}
 	for _, m := range idx {
 		st := state[m.Source]
 		it := reindex.Item{Source: m.Source, Target: m.Target, Docs: st.Docs, Bytes: st.Bytes, Existing: existing[m.Target], Parts: []reindex.Part{{State: reindex.Pending}}}
-		ft := reindex.FieldType(defs[m.Source].Mappings, c.SplitField)
-		if n := reindex.PartCount(st.Docs, c.SplitDocs); n > 1 && c.SplitField != "" && reindex.Splittable(ft) {
+		ft, why := reindex.SplitFieldType(defs[m.Source].Mappings, c.SplitField)
+		if n := reindex.PartCount(st.Docs, c.SplitDocs); n > 1 && c.SplitField != "" && why == "" {
 			vals, err := src.Percentiles(ctx, m.Source, c.SplitField, reindex.Percents(n))
-			if err != nil {
+			switch {
+			case err == nil:
+				it.Field, it.FieldType, it.Parts = c.SplitField, ft, reindex.SplitParts(vals)
+			case failure.Retryable(failure.Classify(err)):
 				return nil, fmt.Errorf("source: %w", err)
+			default:
+				*warnings = append(*warnings, fmt.Sprintf("%s (%d documents) copies as one task: the percentiles of split_field %s could not be read: %v", m.Source, st.Docs, c.SplitField, err))
 			}
-			it.Field, it.FieldType, it.Parts = c.SplitField, ft, reindex.SplitParts(vals)
 		} else if n > 1 && c.SplitField != "" {
-			*warnings = append(*warnings, fmt.Sprintf("%s (%d documents) copies as one task: split_field %s is %s there, not a date or numeric field", m.Source, st.Docs, c.SplitField, map[bool]string{true: "unmapped", false: "of type " + ft}[ft == ""]))
+			*warnings = append(*warnings, fmt.Sprintf("%s (%d documents) copies as one task: split_field %s %s", m.Source, st.Docs, c.SplitField, why))
 		}
 		plan.Items = append(plan.Items, it)
 	}
@@ -399,6 +434,13 @@ func (h Preflight) planReindex(ctx context.Context, c PreflightConfig, src, tgt 
 	// other slots.
 	sort.SliceStable(plan.Items, func(i, j int) bool { return plan.Items[i].Docs > plan.Items[j].Docs })
 	if err := tgt.ProbeRemote(ctx, plan.Remote, plan.Items[0].Source); err != nil {
+		// Only the engine's answer about the remote read is about
+		// reachability; the target's own throttling, an AWS refusal of
+		// this function or a lost answer keep their types.
+		var ae *esclient.APIError
+		if !errors.As(err, &ae) || ae.Source != esclient.SourceEngine || ae.Status == http.StatusTooManyRequests || ae.Status == http.StatusServiceUnavailable {
+			return nil, fmt.Errorf("target: reachability probe: %w", err)
+		}
 		return nil, failure.SourceUnreachable(fmt.Sprintf("preflight: the target cannot read the source at %s for a remote reindex: %v; fix: the target must reach the source's endpoint (same network or VPC peering; data nodes of T2/T3 instance types cannot), be allowed to read it (IAM or fine-grained access control on the source), and, self-managed, list it in reindex.remote.allowlist; or set remote_host to the address the target reaches the source at", esclient.RedactEndpoint(host), err), err)
 	}
 	return plan, nil

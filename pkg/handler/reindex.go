@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 
@@ -18,15 +17,14 @@ import (
 	"github.com/essnap/essnap/pkg/snapshot"
 )
 
-// ReindexConfig is the reindex function's configuration: both domains, the
-// plan (the pre-flight's, then each invocation's answer) and how long one
-// invocation polls.
+// ReindexConfig is the reindex function's configuration: both domains and
+// the plan (the pre-flight's, then each invocation's answer), which also
+// says how long one invocation polls.
 type ReindexConfig struct {
-	Source      Domain       `json:"source"`
-	Target      Domain       `json:"target" envprefix:"TARGET_"`
-	Plan        reindex.Plan `json:"plan"`
-	WaitSeconds int          `json:"wait_seconds"`
-	errs        problems
+	Source Domain       `json:"source"`
+	Target Domain       `json:"target" envprefix:"TARGET_"`
+	Plan   reindex.Plan `json:"plan"`
+	errs   problems
 }
 
 // LoadReindexConfig applies defaults, environment and event, in that order.
@@ -40,8 +38,8 @@ func LoadReindexConfig(getenv func(string) string, raw []byte) ReindexConfig {
 func (c ReindexConfig) Validate() error {
 	p := append(problems(nil), c.errs...)
 	validateDomains(&p, c.Source, c.Target)
-	validWait(&p, "wait_seconds", c.WaitSeconds)
 	pl := c.Plan
+	validCheckSeconds(&p, "plan.check_seconds", pl.CheckSeconds)
 	if len(pl.Items) == 0 {
 		p.add("plan has no items; pass the pre-flight's reindex plan ($.preflight.reindex), then each answer's plan")
 	}
@@ -54,10 +52,27 @@ func (c ReindexConfig) Validate() error {
 	if pl.BatchSize < 1 || pl.BatchSize > 10000 {
 		p.add("plan.batch_size %d must be between 1 and 10000 (the source's max_result_window)", pl.BatchSize)
 	}
-	if pl.MaxAttempts < 1 {
-		p.add("plan.max_attempts %d must be at least 1", pl.MaxAttempts)
+	if pl.MaxAttempts < 1 || pl.MaxAttempts > 10 {
+		p.add("plan.max_attempts %d must be between 1 and 10", pl.MaxAttempts)
 	}
+	targets := map[string]bool{}
 	for i, it := range pl.Items {
+		if targets[it.Target] {
+			p.add("plan.items[%d]: target %s appears twice", i, it.Target)
+		}
+		targets[it.Target] = true
+		for j, pt := range it.Parts {
+			switch {
+			case pt.State != reindex.Pending && pt.State != reindex.Running && pt.State != reindex.Done && pt.State != reindex.Failed:
+				p.add("plan.items[%d].parts[%d].state %q is not pending, running, done or failed", i, j, pt.State)
+			case (pt.State == reindex.Running) != (pt.Task != ""):
+				p.add("plan.items[%d].parts[%d]: a running part needs its task id, and only a running part has one", i, j)
+			case pt.Gte != nil && pt.Lt != nil && *pt.Gte >= *pt.Lt:
+				p.add("plan.items[%d].parts[%d]: gte %d must be below lt %d", i, j, *pt.Gte, *pt.Lt)
+			case pt.Missing && j != 0:
+				p.add("plan.items[%d].parts[%d]: only the first part takes the documents without the split field", i, j)
+			}
+		}
 		for _, n := range []string{it.Source, it.Target} {
 			if err := snapshot.ValidateIndexName(n); err != nil {
 				p.add("plan.items[%d]: %v", i, err)
@@ -74,11 +89,13 @@ func (c ReindexConfig) Validate() error {
 }
 
 // ReindexResult is one invocation's answer: the plan to pass to the next
-// one, whether every index is copied and finished, and the report so far.
+// one, whether every index is copied and finished, and, once done, the
+// report. The state machine keeps it in place of the pre-flight's (which
+// has the same form), so the plan is held once in the execution's state.
 type ReindexResult struct {
-	Done   bool           `json:"done"`
-	Plan   reindex.Plan   `json:"plan"`
-	Report reindex.Report `json:"report"`
+	Done   bool            `json:"done"`
+	Plan   *reindex.Plan   `json:"plan,omitempty"`
+	Report *reindex.Report `json:"report,omitempty"`
 	// Waiting says why this invocation made no progress (the source or
 	// the target did not answer); the loop calls again.
 	Waiting string `json:"waiting,omitempty"`
@@ -137,7 +154,7 @@ func (h Reindex) Invoke(ctx context.Context, raw json.RawMessage) (ReindexResult
 		res.Waiting = ""
 		return plan.Done() || len(plan.Failures()) > 0, nil
 	}
-	res.Polls, err = h.poll(ctx, time.Duration(c.WaitSeconds)*time.Second, step)
+	res.Polls, err = h.poll(ctx, time.Duration(plan.CheckSeconds)*time.Second, step)
 	if err != nil {
 		return h.reindexFailed(ctx, tgt, plan, err)
 	}
@@ -145,8 +162,12 @@ func (h Reindex) Invoke(ctx context.Context, raw json.RawMessage) (ReindexResult
 		return h.reindexFailed(ctx, tgt, plan, failure.ReindexFailed(fmt.Sprintf("reindex: %d part(s) failed: %s. Nothing was deleted: what was copied stays on the target; fix the cause (for refused documents, the target index's mapping), then run the migration again (pull: a rerun skips documents already there; push: delete the half-copied target indices first)",
 			len(f), strings.Join(f, "; "))))
 	}
-	res.Done, res.Plan, res.Report = plan.Done(), plan, plan.MakeReport(nowMs())
-	h.Log.InfoContext(ctx, "reindex", "done", res.Done, "running", plan.Running(), "documents", res.Report.Total.Documents, "polls", res.Polls, "waiting", res.Waiting != "")
+	rep := plan.MakeReport(nowMs())
+	res.Done, res.Plan = plan.Done(), &plan
+	if res.Done {
+		res.Report = &rep
+	}
+	h.Log.InfoContext(ctx, "reindex", "done", res.Done, "running", plan.Running(), "documents", rep.Total.Documents, "polls", res.Polls, "waiting", res.Waiting != "")
 	return res, nil
 }
 
@@ -161,7 +182,8 @@ func (h Reindex) reindexFailed(ctx context.Context, tgt Operations, plan reindex
 			}
 		}
 	}
-	return ReindexResult{Plan: plan, Report: plan.MakeReport(h.Clock.Now().UnixMilli())}, h.fail(ctx, "reindex", err)
+	rep := plan.MakeReport(h.Clock.Now().UnixMilli())
+	return ReindexResult{Plan: &plan, Report: &rep}, h.fail(ctx, "reindex", err)
 }
 
 // prepare creates every target index the plan has not prepared yet; once
@@ -234,14 +256,19 @@ func (h Reindex) createTarget(ctx context.Context, tgt Operations, it *reindex.I
 				return nil
 			}
 		}
-		it.After, it.Dropped = cr.After, cr.Dropped
-		if it.Target == it.Source { // pull: the index takes its source's aliases
-			for a := range def.Aliases {
-				it.Aliases = append(it.Aliases, a)
+		it.After, it.Dropped, it.Aliases = cr.After, len(cr.Dropped), nil
+		if it.Target == it.Source && len(def.Aliases) > 0 { // pull: the index takes its source's aliases
+			it.Aliases = map[string]any{}
+			for a, d := range def.Aliases {
+				// is_write_index is left out: the target may already have a
+				// write index for the alias (the switched poller's).
+				if m, ok := d.(map[string]any); ok {
+					delete(m, "is_write_index")
+				}
+				it.Aliases[a] = d
 			}
-			sort.Strings(it.Aliases)
 		}
-		h.Log.InfoContext(ctx, "reindex: target index created", "index", it.Target, "dropped_settings", len(cr.Dropped))
+		h.Log.InfoContext(ctx, "reindex: target index created", "index", it.Target, "dropped_settings", strings.Join(cr.Dropped, "; "))
 		return nil
 	}
 	return fmt.Errorf("reindex %s -> %s: the target refused the index's settings 20 times; dropped so far: %s", it.Source, it.Target, strings.Join(cr.Dropped, ", "))
@@ -290,8 +317,7 @@ func (h Reindex) advance(ctx context.Context, tgt Operations, plan *reindex.Plan
 		if it.Finished || !it.Copied() {
 			continue
 		}
-		var after map[string]any
-		var aliases []string
+		var after, aliases map[string]any
 		if !it.Existing {
 			after, aliases = it.After, it.Aliases
 		}

@@ -35,7 +35,12 @@ type Part struct {
 	Task    string `json:"task,omitempty"`
 	// Attempts counts the starts; a part that vanished (the target
 	// restarted) or whose task failed as a whole is started again.
-	Attempts  int    `json:"attempts,omitempty"`
+	Attempts int `json:"attempts,omitempty"`
+	// MissedMs is when the target first did not know the task: a task is
+	// vanished only when it is still unknown VanishAfterMs later, because
+	// an engine may answer 404 in the moment between a task's end and the
+	// storing of its result.
+	MissedMs  int64  `json:"missed_ms,omitempty"`
 	Total     int64  `json:"total,omitempty"`
 	Created   int64  `json:"created,omitempty"`
 	Conflicts int64  `json:"conflicts,omitempty"`
@@ -64,11 +69,14 @@ type Item struct {
 	Finished bool `json:"finished,omitempty"`
 	// After are the settings Finished puts back (Translate's After).
 	After map[string]any `json:"after,omitempty"`
-	// Aliases are added once the copy is done (pull only: under push the
-	// live indices hold the names).
-	Aliases []string `json:"aliases,omitempty"`
-	Dropped []string `json:"dropped_settings,omitempty"`
-	Parts   []Part   `json:"parts"`
+	// Aliases are added once the copy is done, with their filter and
+	// routing (pull only: under push the live indices hold the names).
+	Aliases map[string]any `json:"aliases,omitempty"`
+	// Dropped counts the source settings the target index did not get;
+	// the reindex function logs each with its reason (the plan travels in
+	// the execution's state, which must stay small).
+	Dropped int    `json:"dropped_settings,omitempty"`
+	Parts   []Part `json:"parts"`
 }
 
 // Plan is the reindex path's whole state. The state machine carries it
@@ -80,8 +88,10 @@ type Plan struct {
 	MaxConcurrent int    `json:"max_concurrent"`
 	BatchSize     int    `json:"batch_size"`
 	MaxAttempts   int    `json:"max_attempts"`
-	Items         []Item `json:"items"`
-	StartMs       int64  `json:"start_ms,omitempty"`
+	// CheckSeconds is how long one invocation polls its tasks.
+	CheckSeconds int    `json:"check_seconds"`
+	Items        []Item `json:"items"`
+	StartMs      int64  `json:"start_ms,omitempty"`
 }
 
 // Defaults for the pre-flight's reindex fields.
@@ -90,6 +100,10 @@ const (
 	DefaultBatchSize     = 5000
 	DefaultSplitDocs     = 250_000
 	DefaultMaxAttempts   = 3
+	DefaultCheckSeconds  = 240
+	// VanishAfterMs is how long a task must stay unknown to the target
+	// before its part runs again.
+	VanishAfterMs = 2000
 	// MaxParts bounds one index's split: enough to keep every task slot of
 	// a large domain busy, few enough that the plan stays small.
 	MaxParts = 16
@@ -254,6 +268,13 @@ type Outcome struct {
 // or broken task sends the part back to pending until MaxAttempts.
 func (p *Plan) Record(r Ref, o Outcome) {
 	pt := &p.Items[r.Item].Parts[r.Part]
+	if o.Vanished && (pt.MissedMs == 0 || o.EndMs-pt.MissedMs < VanishAfterMs) {
+		if pt.MissedMs == 0 {
+			pt.MissedMs = o.EndMs
+		}
+		return // still running as far as the plan knows; asked again next poll
+	}
+	pt.MissedMs = 0
 	if !o.Vanished && !o.Completed {
 		pt.Total, pt.Created, pt.Conflicts = o.Total, o.Created, o.Conflicts
 		return

@@ -78,6 +78,23 @@ func TestDropRefused(t *testing.T) {
 	}
 }
 
+func TestSplitFieldType(t *testing.T) {
+	m := map[string]any{"properties": map[string]any{
+		"ts":  map[string]any{"type": "date"},
+		"raw": map[string]any{"type": "long", "index": false},
+		"nd":  map[string]any{"type": "date", "doc_values": false},
+		"k":   map[string]any{"type": "keyword"},
+	}}
+	for _, tc := range []struct{ field, want string }{{"ts", ""}, {"raw", "has index: false there"}, {"nd", "has doc_values: false there"},
+		{"k", "is of type keyword there, not a date or numeric field"}, {"none", "is unmapped there"}} {
+		t.Run(tc.field, func(t *testing.T) {
+			if _, why := SplitFieldType(m, tc.field); why != tc.want {
+				t.Fatalf("why = %q, want %q", why, tc.want)
+			}
+		})
+	}
+}
+
 func TestSourceModeAndFieldType(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -171,9 +188,14 @@ func TestScheduleRecordReport(t *testing.T) {
 	if s := p.Startable(); len(s) != 0 {
 		t.Fatalf("max_concurrent 2 reached, got %v", s)
 	}
-	t.Run("vanished task reruns its part", func(t *testing.T) {
+	t.Run("vanished task reruns its part once it stays unknown", func(t *testing.T) {
+		p.Items[0].Parts[0].Task = "n:1"
 		p.Record(Ref{0, 0}, Outcome{Vanished: true, EndMs: 2000})
-		if pt := p.Items[0].Parts[0]; pt.State != Pending || pt.Task != "" || !strings.Contains(pt.Error, "vanished") {
+		if pt := p.Items[0].Parts[0]; pt.State != Running || pt.MissedMs != 2000 {
+			t.Fatalf("a first 404 must not rerun the part: %+v", pt)
+		}
+		p.Record(Ref{0, 0}, Outcome{Vanished: true, EndMs: 2000 + VanishAfterMs})
+		if pt := p.Items[0].Parts[0]; pt.State != Pending || pt.Task != "" || pt.MissedMs != 0 || !strings.Contains(pt.Error, "vanished") {
 			t.Fatalf("%+v", pt)
 		}
 	})

@@ -24,16 +24,18 @@ type IndexReport struct {
 
 // Report is the reindex path's part of the migration report.
 type Report struct {
-	Indices []IndexReport `json:"indices"`
-	Total   IndexReport   `json:"total"`
+	// Skipped: no index went by reindex.
+	Skipped bool          `json:"skipped,omitempty"`
+	Indices []IndexReport `json:"indices,omitempty"`
+	Total   *IndexReport  `json:"total,omitempty"`
 }
 
 // MakeReport sums the plan; nowMs ends parts still running.
 func (p Plan) MakeReport(nowMs int64) Report {
-	r := Report{Indices: []IndexReport{}, Total: IndexReport{Source: "*", Target: "*", Method: "reindex", Done: true}}
+	r := Report{Indices: []IndexReport{}, Total: &IndexReport{Source: "*", Target: "*", Method: "reindex", Done: true}}
 	var first, last int64
 	for _, it := range p.Items {
-		ir := IndexReport{Source: it.Source, Target: it.Target, Method: "reindex", Parts: len(it.Parts), Bytes: it.Bytes, Done: it.Finished, DroppedCount: len(it.Dropped)}
+		ir := IndexReport{Source: it.Source, Target: it.Target, Method: "reindex", Parts: len(it.Parts), Bytes: it.Bytes, Done: it.Finished, DroppedCount: it.Dropped}
 		var s, e int64
 		for _, pt := range it.Parts {
 			ir.Documents += pt.Created

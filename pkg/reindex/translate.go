@@ -144,30 +144,56 @@ var splittable = map[string]bool{"date": true, "date_nanos": true, "long": true,
 
 // FieldType is the mapped type of a (dotted) field, "" when unmapped.
 func FieldType(mappings map[string]any, field string) string {
+	f := fieldMapping(mappings, field)
+	if f == nil {
+		return ""
+	}
+	t, _ := f["type"].(string)
+	if t == "" && f["properties"] != nil {
+		return "object"
+	}
+	return t
+}
+
+// Splittable reports whether an index can be split on a field of this type.
+func Splittable(fieldType string) bool { return splittable[fieldType] }
+
+// SplitFieldType is the split field's type, and why the index cannot be
+// split on it ("" when it can): a range query needs the field indexed, the
+// percentiles need its doc values.
+func SplitFieldType(mappings map[string]any, field string) (fieldType, whyNot string) {
+	ft := FieldType(mappings, field)
+	switch {
+	case ft == "":
+		return "", "is unmapped there"
+	case !Splittable(ft):
+		return ft, "is of type " + ft + " there, not a date or numeric field"
+	}
+	m := fieldMapping(mappings, field)
+	for _, k := range []string{"index", "doc_values"} {
+		if v, ok := m[k]; ok && (v == false || v == "false") {
+			return ft, "has " + k + ": false there"
+		}
+	}
+	return ft, ""
+}
+
+// fieldMapping is a (dotted) field's own mapping object; a dotted name
+// may also be mapped as one key.
+func fieldMapping(mappings map[string]any, field string) map[string]any {
 	cur := mappings
 	parts := strings.Split(field, ".")
 	for i, p := range parts {
 		props, _ := cur["properties"].(map[string]any)
 		f, _ := props[p].(map[string]any)
 		if f == nil {
-			// A dotted name may be mapped as one key.
-			if f2, _ := props[strings.Join(parts[i:], ".")].(map[string]any); f2 != nil {
-				t, _ := f2["type"].(string)
-				return t
-			}
-			return ""
+			f, _ = props[strings.Join(parts[i:], ".")].(map[string]any)
+			return f
 		}
 		if i == len(parts)-1 {
-			t, _ := f["type"].(string)
-			if t == "" && f["properties"] != nil {
-				return "object"
-			}
-			return t
+			return f
 		}
 		cur = f
 	}
-	return ""
+	return nil
 }
-
-// Splittable reports whether an index can be split on a field of this type.
-func Splittable(fieldType string) bool { return splittable[fieldType] }

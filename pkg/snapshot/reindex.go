@@ -78,16 +78,27 @@ func (o Ops) IndexSetting(ctx context.Context, index, key string) (string, error
 // FinishCopy puts an index's own settings back after the copy (null
 // values reset to the engine default), adds aliases, and refreshes it so
 // counts read right after see every document.
-func (o Ops) FinishCopy(ctx context.Context, index string, settings map[string]any, aliases []string) error {
+func (o Ops) FinishCopy(ctx context.Context, index string, settings map[string]any, aliases map[string]any) error {
 	if len(settings) > 0 {
 		if err := o.C.Do(ctx, http.MethodPut, esclient.Path(index, "_settings"), nil, settings, nil); err != nil {
 			return fmt.Errorf("put settings back on %s: %w", index, err)
 		}
 	}
 	if len(aliases) > 0 {
+		names := make([]string, 0, len(aliases))
+		for a := range aliases {
+			names = append(names, a)
+		}
+		sort.Strings(names)
 		var actions []any
-		for _, a := range aliases {
-			actions = append(actions, map[string]any{"add": map[string]any{"index": index, "alias": a}})
+		for _, a := range names {
+			add := map[string]any{"index": index, "alias": a}
+			if d, ok := aliases[a].(map[string]any); ok {
+				for k, v := range d { // filter, routing, is_hidden
+					add[k] = v
+				}
+			}
+			actions = append(actions, map[string]any{"add": add})
 		}
 		if err := o.C.Do(ctx, http.MethodPost, "/_aliases", nil, map[string]any{"actions": actions}, nil); err != nil {
 			return fmt.Errorf("add aliases to %s: %w", index, err)
@@ -179,6 +190,8 @@ func (o Ops) ReindexTask(ctx context.Context, id string) (reindex.Outcome, error
 		} `json:"task"`
 		Response *struct {
 			reindexCounts
+			Canceled string `json:"canceled"`
+			TimedOut bool   `json:"timed_out"`
 			Failures []struct {
 				Index string `json:"index"`
 				ID    string `json:"id"`
@@ -211,6 +224,13 @@ func (o Ops) ReindexTask(ctx context.Context, id string) (reindex.Outcome, error
 	}
 	if r := ans.Response; r != nil {
 		out.Total, out.Created, out.Conflicts = r.Total, r.Created, r.VersionConflicts
+		// A cancelled or timed-out task ends without error or failures
+		// but has not copied everything: its part runs again.
+		if r.Canceled != "" {
+			out.Error = "the task was cancelled: " + r.Canceled
+		} else if r.TimedOut {
+			out.Error = "the task timed out"
+		}
 		// Documents the target refused carry their _id; a failure without
 		// one is the remote read's (a lost scroll, a source shard), which a
 		// rerun of the part can get past.

@@ -165,3 +165,39 @@ func TestReindexRefusedAtPreflight(t *testing.T) {
 		t.Fatal("something was created on the target")
 	}
 }
+
+// Pull: a reindexed index takes its source's aliases with their filter
+// (is_write_index left to the target); a closed source index is refused at
+// the pre-flight, since reindex reads through a search.
+func TestReindexAliasesAndClosedIndex(t *testing.T) {
+	all := engines(t, es710, os35)
+	src, tgt := all[es710], all[os35]
+	cleanup(t, "wf-alias*", src, tgt)
+	t.Cleanup(func() {
+		req(t, "DELETE", src+"/_alias/wf-alias-errors", "")
+		req(t, "DELETE", tgt+"/_alias/wf-alias-errors", "")
+	})
+	fillNumbered(t, src, "wf-alias", 300)
+	mustReq(t, "POST", src+"/_aliases", `{"actions":[{"add":{"index":"wf-alias","alias":"wf-alias-errors","filter":{"term":{"code":"E1"}},"is_write_index":true}}]}`)
+	x := run(t, input(t, src, tgt, "pull", "wf-alias"), runOptions{onEvent: func(e event) any {
+		if e.Event == "switch_requested" {
+			return map[string]any{"task_token": e.TaskToken, "output": map[string]any{"switched": true}}
+		}
+		return nil
+	}})
+	succeeded(t, x)
+	m := mustReq(t, "GET", tgt+"/wf-alias/_alias/wf-alias-errors", "")
+	a := fmt.Sprint(m["wf-alias"])
+	if !strings.Contains(a, "filter:map[term:map[code:E1]]") || strings.Contains(a, "is_write_index") {
+		t.Fatalf("alias on the target: %s", a)
+	}
+
+	cleanup(t, "wf-closed*", src, tgt)
+	createIndex(t, src, "wf-closed")
+	mustReq(t, "POST", src+"/wf-closed/_close", "")
+	x = run(t, input(t, src, tgt, "push", "wf-closed"), runOptions{})
+	failedAt(t, x, "Preflight", "ValidationError")
+	if !strings.Contains(x.Result.Cause, "closed indices cannot be copied by reindex") || !strings.Contains(x.Result.Cause, "wf-closed") {
+		t.Fatalf("cause: %s", x.Result.Cause)
+	}
+}
