@@ -172,11 +172,8 @@ func New(cfg Config) (*Client, error) {
 		if cfg.Credentials == nil {
 			return nil, errors.New("no AWS credentials provider; set unsigned=true only for local engines")
 		}
-		c.Region = cfg.Region
-		if c.Region == "" {
-			if c.Region, err = RegionFromHost(u.Host); err != nil {
-				return nil, err
-			}
+		if c.Region, err = Region(cfg.Region, u.Host); err != nil {
+			return nil, err
 		}
 		rt = &signer{next: rt, creds: cfg.Credentials, v4: v4.NewSigner(), region: c.Region, now: cfg.Now}
 	}

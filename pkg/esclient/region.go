@@ -5,6 +5,15 @@ import (
 	"strings"
 )
 
+// Region is the region a request to host is signed for: the one given, or
+// else the one in the host name.
+func Region(given, host string) (string, error) {
+	if given != "" {
+		return given, nil
+	}
+	return RegionFromHost(host)
+}
+
 // RegionFromHost reads the AWS region out of a domain endpoint host, because
 // AWS_REGION is the Lambda's region and a migration may cross regions.
 // Known forms:

@@ -46,27 +46,18 @@ const pollMargin = 5 * time.Second
 // past the context's deadline minus pollMargin. It returns the number of
 // checks made and check's last error.
 func (d Deps) poll(ctx context.Context, wait time.Duration, check func() (bool, error)) (int, error) {
-	every := PollInterval
-	steps := int(wait / every)
+	steps := int(wait / PollInterval)
 	for n := 1; ; n++ {
 		done, err := check()
 		if err != nil || done || n > steps {
 			return n, err
 		}
-		if dl, ok := ctx.Deadline(); ok && dl.Sub(d.Clock.Now()) < pollMargin+every {
+		if dl, ok := ctx.Deadline(); ok && dl.Sub(d.Clock.Now()) < pollMargin+PollInterval {
 			return n, nil
 		}
-		if d.sleep(ctx, every) != nil {
+		if d.sleep(ctx, PollInterval) != nil {
 			return n, nil
 		}
-	}
-}
-
-// validCheckSeconds checks the reindex step's poll time: at least 5 s, so
-// the state machine's loop counts time against its deadline.
-func validCheckSeconds(p *problems, field string, v int) {
-	if v < 5 || v > MaxWaitSeconds {
-		p.add("%s %d must be between 5 and %d (the function times out after 300 s; the loop counts it against its deadline)", field, v, MaxWaitSeconds)
 	}
 }
 

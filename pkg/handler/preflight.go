@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"sort"
 	"strings"
@@ -84,19 +83,10 @@ func (c PreflightConfig) Validate() error {
 	if c.Method != migrate.MethodAuto && c.Method != migrate.MethodReindex {
 		p.add("method %q is unknown; use auto (snapshot where the target reads the index, reindex where it cannot) or reindex (every index)", config.Short(c.Method))
 	}
-	if c.MaxConcurrent < 1 || c.MaxConcurrent > 64 {
-		p.add("max_concurrent %d must be between 1 and 64 (reindex tasks running at once on the target)", c.MaxConcurrent)
-	}
-	if c.BatchSize < 1 || c.BatchSize > 10000 {
-		p.add("batch_size %d must be between 1 and 10000 (documents per remote read; the source's max_result_window is 10000)", c.BatchSize)
-	}
+	validReindexTuning(&p, "", reindex.Plan{MaxConcurrent: c.MaxConcurrent, BatchSize: c.BatchSize, MaxAttempts: c.MaxAttempts, CheckSeconds: c.CheckSeconds})
 	if c.SplitDocs < 0 {
 		p.add("split_docs %d must be >= 0 (0 never splits an index)", c.SplitDocs)
 	}
-	if c.MaxAttempts < 1 || c.MaxAttempts > 10 {
-		p.add("max_attempts %d must be between 1 and 10 (starts of one reindex part)", c.MaxAttempts)
-	}
-	validCheckSeconds(&p, "reindex_check_seconds", c.CheckSeconds)
 	if c.RemoteHost != "" {
 		if _, err := remoteHost(c.RemoteHost); err != nil {
 			p.add("%v", err)
@@ -283,12 +273,11 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 		return res, h.fail(ctx, "preflight", fmt.Errorf("source: %w", err))
 	}
 	// Pull reindexes into the original names with op_type create: an index
-	// the switched poller (or a template) already made is used as it is.
-	inPlace := map[string]bool{}
+	// the switched poller (or a template) already made is used as it is
+	// (the reindex step finds it when it creates the target indices).
 	var collisions []snapshot.Collision
 	for _, col := range plan.Collisions {
 		if c.Strategy == migrate.Pull && byMethod[col.Source].Method == migrate.Reindex && col.Status == "open" {
-			inPlace[col.Index] = true
 			continue
 		}
 		collisions = append(collisions, col)
@@ -311,7 +300,7 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 
 	res.Reindex = ReindexResult{Done: true, Report: &reindex.Report{Skipped: true}}
 	if len(copyIdx) > 0 {
-		plan, err := h.planReindex(ctx, c, src, tgt, copyIdx, srcIdx, byMethod, inPlace, &res.Warnings)
+		plan, err := h.planReindex(ctx, c, src, tgt, copyIdx, srcIdx, byMethod, &res.Warnings)
 		if err != nil {
 			return res, h.fail(ctx, "preflight", err)
 		}
@@ -367,7 +356,7 @@ func (d Deps) bothDomains(ctx context.Context, source, target Domain) (src, tgt 
 // that matches nothing). Large indices are split on split_field by its
 // percentiles, so their parts copy in parallel.
 func (h Preflight) planReindex(ctx context.Context, c PreflightConfig, src, tgt Operations, idx []snapshot.IndexMapping,
-	state map[string]snapshot.IndexState, verdicts map[string]migrate.IndexCompat, existing map[string]bool, warnings *[]string) (*reindex.Plan, error) {
+	state map[string]snapshot.IndexState, verdicts map[string]migrate.IndexCompat, warnings *[]string) (*reindex.Plan, error) {
 	names := make([]string, len(idx))
 	for i, m := range idx {
 		names[i] = m.Source
@@ -413,7 +402,7 @@ func (h Preflight) planReindex(ctx context.Context, c PreflightConfig, src, tgt 
 	}
 	for _, m := range idx {
 		st := state[m.Source]
-		it := reindex.Item{Source: m.Source, Target: m.Target, Docs: st.Docs, Bytes: st.Bytes, Existing: existing[m.Target], Parts: []reindex.Part{{State: reindex.Pending}}}
+		it := reindex.Item{Source: m.Source, Target: m.Target, Docs: st.Docs, Bytes: st.Bytes, Parts: []reindex.Part{{State: reindex.Pending}}}
 		ft, why := reindex.SplitFieldType(defs[m.Source].Mappings, c.SplitField)
 		if n := reindex.PartCount(st.Docs, c.SplitDocs); n > 1 && c.SplitField != "" && why == "" {
 			vals, err := src.Percentiles(ctx, m.Source, c.SplitField, reindex.Percents(n))
@@ -438,7 +427,7 @@ func (h Preflight) planReindex(ctx context.Context, c PreflightConfig, src, tgt 
 		// reachability; the target's own throttling, an AWS refusal of
 		// this function or a lost answer keep their types.
 		var ae *esclient.APIError
-		if !errors.As(err, &ae) || ae.Source != esclient.SourceEngine || ae.Status == http.StatusTooManyRequests || ae.Status == http.StatusServiceUnavailable {
+		if !errors.As(err, &ae) || ae.Source != esclient.SourceEngine || failure.Retryable(failure.Classify(err)) {
 			return nil, fmt.Errorf("target: reachability probe: %w", err)
 		}
 		return nil, failure.SourceUnreachable(fmt.Sprintf("preflight: the target cannot read the source at %s for a remote reindex: %v; fix: the target must reach the source's endpoint (same network or VPC peering; data nodes of T2/T3 instance types cannot), be allowed to read it (IAM or fine-grained access control on the source), and, self-managed, list it in reindex.remote.allowlist; or set remote_host to the address the target reaches the source at", esclient.RedactEndpoint(host), err), err)
@@ -446,15 +435,13 @@ func (h Preflight) planReindex(ctx context.Context, c PreflightConfig, src, tgt 
 	return plan, nil
 }
 
-// domainRegion is a domain's region: given, or read from its endpoint.
+// domainRegion is a domain's region as its signed client uses it; "" when
+// neither given nor in its endpoint.
 func domainRegion(d Domain) string {
-	if d.Region != "" {
-		return d.Region
-	}
 	u, err := url.Parse(d.Endpoint)
 	if err != nil {
 		return ""
 	}
-	r, _ := esclient.RegionFromHost(u.Host)
+	r, _ := esclient.Region(d.Region, u.Host)
 	return r
 }

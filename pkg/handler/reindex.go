@@ -39,21 +39,12 @@ func (c ReindexConfig) Validate() error {
 	p := append(problems(nil), c.errs...)
 	validateDomains(&p, c.Source, c.Target)
 	pl := c.Plan
-	validCheckSeconds(&p, "plan.check_seconds", pl.CheckSeconds)
+	validReindexTuning(&p, "plan.", pl)
 	if len(pl.Items) == 0 {
 		p.add("plan has no items; pass the pre-flight's reindex plan ($.preflight.reindex), then each answer's plan")
 	}
 	if pl.Remote.Host == "" {
 		p.add("plan.remote.host is empty; the pre-flight sets it from source.endpoint (or remote_host)")
-	}
-	if pl.MaxConcurrent < 1 || pl.MaxConcurrent > 64 {
-		p.add("plan.max_concurrent %d must be between 1 and 64", pl.MaxConcurrent)
-	}
-	if pl.BatchSize < 1 || pl.BatchSize > 10000 {
-		p.add("plan.batch_size %d must be between 1 and 10000 (the source's max_result_window)", pl.BatchSize)
-	}
-	if pl.MaxAttempts < 1 || pl.MaxAttempts > 10 {
-		p.add("plan.max_attempts %d must be between 1 and 10", pl.MaxAttempts)
 	}
 	targets := map[string]bool{}
 	for i, it := range pl.Items {
@@ -86,6 +77,30 @@ func (c ReindexConfig) Validate() error {
 		return failure.Validation("reindex", p)
 	}
 	return nil
+}
+
+// validReindexTuning is the one check of the reindex path's tuning: the
+// pre-flight's fields (prefix "") and the plan that carries them to the
+// reindex step (prefix "plan.").
+func validReindexTuning(p *problems, prefix string, t reindex.Plan) {
+	if t.MaxConcurrent < 1 || t.MaxConcurrent > 64 {
+		p.add("%smax_concurrent %d must be between 1 and 64 (reindex tasks running at once on the target)", prefix, t.MaxConcurrent)
+	}
+	if t.BatchSize < 1 || t.BatchSize > 10000 {
+		p.add("%sbatch_size %d must be between 1 and 10000 (documents per remote read; the source's max_result_window is 10000)", prefix, t.BatchSize)
+	}
+	if t.MaxAttempts < 1 || t.MaxAttempts > 10 {
+		p.add("%smax_attempts %d must be between 1 and 10 (starts of one reindex part)", prefix, t.MaxAttempts)
+	}
+	// At least 5 s, so the state machine's loop counts time against its
+	// deadline.
+	field := "reindex_check_seconds"
+	if prefix != "" {
+		field = prefix + "check_seconds"
+	}
+	if t.CheckSeconds < 5 || t.CheckSeconds > MaxWaitSeconds {
+		p.add("%s %d must be between 5 and %d (the function times out after 300 s; the loop counts it against its deadline)", field, t.CheckSeconds, MaxWaitSeconds)
+	}
 }
 
 // ReindexResult is one invocation's answer: the plan to pass to the next
@@ -250,8 +265,7 @@ func (h Reindex) createTarget(ctx context.Context, tgt Operations, it *reindex.I
 			if err != nil {
 				return fmt.Errorf("reindex %s -> %s: target: %w", it.Source, it.Target, err)
 			}
-			it.Existing = v != "-1"
-			if it.Existing {
+			if it.Existing = v != "-1"; it.Existing {
 				h.Log.WarnContext(ctx, "reindex: target index exists and is used as it is", "index", it.Target)
 				return nil
 			}

@@ -48,8 +48,8 @@ func (o Ops) Disk(ctx context.Context) ([]NodeDisk, error) {
 // Count refreshes the index (so documents indexed a moment ago count) and
 // returns its document count.
 func (o Ops) Count(ctx context.Context, index string) (int64, error) {
-	if err := o.C.Do(ctx, http.MethodPost, esclient.Path(index, "_refresh"), nil, nil, nil); err != nil {
-		return 0, fmt.Errorf("refresh %s: %w", index, err)
+	if err := o.Refresh(ctx, []string{index}); err != nil {
+		return 0, err
 	}
 	var ans struct {
 		Count int64 `json:"count"`

@@ -104,10 +104,7 @@ func (o Ops) FinishCopy(ctx context.Context, index string, settings map[string]a
 			return fmt.Errorf("add aliases to %s: %w", index, err)
 		}
 	}
-	if err := o.C.Do(ctx, http.MethodPost, esclient.Path(index, "_refresh"), nil, nil, nil); err != nil {
-		return fmt.Errorf("refresh %s: %w", index, err)
-	}
-	return nil
+	return o.Refresh(ctx, []string{index})
 }
 
 // Refresh makes every acknowledged document of the indices searchable.

@@ -240,6 +240,22 @@ func run(t *testing.T, input map[string]any, o runOptions) execution {
 	return x
 }
 
+// peers runs scripts/peers.sh with the test's environment.
+func peers(t *testing.T, args ...string) {
+	t.Helper()
+	cmd := exec.Command("bash", append([]string{filepath.Join(root, "scripts", "peers.sh")}, args...)...)
+	cmd.Env = os.Environ()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("peers.sh %v: %v\n%s", args, err, out)
+	}
+}
+
+// switched is the answer to a switch request: the poller is switched
+// (the stand-in for send-task-success).
+func switched(e event) any {
+	return map[string]any{"task_token": e.TaskToken, "output": map[string]any{"switched": true}}
+}
+
 func truncate(s string, n int) string {
 	if len(s) > n {
 		return s[:n] + "..."

@@ -5,9 +5,6 @@ package workflow
 import (
 	"fmt"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -27,16 +24,6 @@ func fillNumbered(t *testing.T, u, index string, n int) {
 		mustReq(t, "POST", u+"/"+index+"/_bulk", b.String())
 	}
 	mustReq(t, "POST", u+"/"+index+"/_refresh", "")
-}
-
-// peers runs scripts/peers.sh with the test's environment.
-func peers(t *testing.T, args ...string) {
-	t.Helper()
-	cmd := exec.Command("bash", append([]string{filepath.Join(root, "scripts", "peers.sh")}, args...)...)
-	cmd.Env = os.Environ()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("peers.sh %v: %v\n%s", args, err, out)
-	}
 }
 
 // The target restarts in the middle of the copy, while the poller writes
@@ -81,7 +68,7 @@ func TestTargetRestartedMidCopy(t *testing.T) {
 		case e.Event == "switch_requested":
 			w.Switch(tgt)
 			w.Replay(src, tgt, 0)
-			return map[string]any{"task_token": e.TaskToken, "output": map[string]any{"switched": true}}
+			return switched(e)
 		}
 		return nil
 	}})
@@ -181,7 +168,7 @@ func TestReindexAliasesAndClosedIndex(t *testing.T) {
 	mustReq(t, "POST", src+"/_aliases", `{"actions":[{"add":{"index":"wf-alias","alias":"wf-alias-errors","filter":{"term":{"code":"E1"}},"is_write_index":true}}]}`)
 	x := run(t, input(t, src, tgt, "pull", "wf-alias"), runOptions{onEvent: func(e event) any {
 		if e.Event == "switch_requested" {
-			return map[string]any{"task_token": e.TaskToken, "output": map[string]any{"switched": true}}
+			return switched(e)
 		}
 		return nil
 	}})

@@ -9,8 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -304,7 +302,7 @@ func TestPull(t *testing.T) {
 			w := startWriter(t, src, "wf-pull")
 			w.Fill(3000)
 			checkpoint := w.Len() // the poller's checkpoint, before the snapshot
-			var switched bool
+			var asked bool
 			var sent, dropped int
 			in := input(t, src, tgt, "pull", "wf-pull")
 			in["method"] = pair.method
@@ -314,14 +312,14 @@ func TestPull(t *testing.T) {
 				}
 				w.Switch(tgt)
 				sent, dropped = w.Replay(src, tgt, checkpoint)
-				switched = true
-				return map[string]any{"task_token": e.TaskToken, "output": map[string]any{"switched": true}}
+				asked = true
+				return switched(e)
 			}})
 			time.Sleep(300 * time.Millisecond) // the poller goes on writing to the target
 			log := w.Stop()
 			r := succeeded(t, x)
 			methodIs(t, r, pair.want, 1)
-			if !switched || !x.entered("SwitchPoller") {
+			if !asked || !x.entered("SwitchPoller") {
 				t.Fatal("the workflow never asked to switch the poller")
 			}
 			if dropped == 0 {
@@ -439,7 +437,7 @@ func TestMixedMigration(t *testing.T) {
 		}
 		w.Switch(tgt)
 		w.Replay(src, tgt, checkpoint)
-		return map[string]any{"task_token": e.TaskToken, "output": map[string]any{"switched": true}}
+		return switched(e)
 	}})
 	time.Sleep(300 * time.Millisecond)
 	log := w.Stop()
@@ -503,11 +501,7 @@ func TestEngineStoppedDuringPoll(t *testing.T) {
 	w.Stop()
 	u, _ := url.Parse(src)
 	t.Cleanup(func() {
-		cmd := exec.Command("bash", filepath.Join(root, "scripts", "peers.sh"), "start", "opensearch1", os13, u.Port())
-		cmd.Env = os.Environ()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Errorf("restart %s: %v\n%s", os13, err, out)
-		}
+		peers(t, "start", "opensearch1", os13, u.Port())
 	})
 	stopped := false
 	// A throttled repository keeps the snapshot running past the first
@@ -519,11 +513,7 @@ func TestEngineStoppedDuringPoll(t *testing.T) {
 	x := run(t, in, runOptions{waitMs: 4000, onEvent: func(e event) any {
 		if e.Event == "state_entered" && e.State == "WaitSnapshot" && !stopped {
 			stopped = true
-			cmd := exec.Command("bash", filepath.Join(root, "scripts", "peers.sh"), "stop", os13)
-			cmd.Env = os.Environ()
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Errorf("stop %s: %v\n%s", os13, err, out)
-			}
+			peers(t, "stop", os13)
 		}
 		return nil
 	}})
