@@ -19,7 +19,7 @@
 //     - essnap: this program re-executed as "essnap-pass", which invokes
 //     handler.TakeSnapshot with {"action":"retention","retention":
 //     {"expire_after":"Xs"}} through production-like Deps (esclient +
-//     snapshot.Ops, unsigned, the system clock, JSON logs and EMF metrics
+//     engine.Ops, unsigned, the system clock, JSON logs and EMF metrics
 //     to stderr), counting every HTTP request at the innermost transport;
 //     - Curator: "curator --config C A" with a delete_snapshots action
 //     filtered by pattern prefix nightly- and age source creation_date,
@@ -51,11 +51,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/handler"
 	"github.com/essnap/essnap/pkg/metrics"
+	"github.com/essnap/essnap/pkg/model"
 	"github.com/essnap/essnap/pkg/retention"
-	"github.com/essnap/essnap/pkg/snapshot"
 )
 
 const (
@@ -139,7 +140,7 @@ func essnapPass(args []string) error {
 		if err != nil {
 			return nil, err
 		}
-		return snapshot.Ops{C: c}, nil
+		return engine.Ops{C: c}, nil
 	}
 	env := map[string]string{"ESSNAP_ENDPOINT": *url, "ESSNAP_UNSIGNED": "true", "ESSNAP_REPOSITORY": *repo}
 	deps := handler.Deps{
@@ -229,7 +230,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	ops := snapshot.Ops{C: cl}
+	ops := engine.Ops{C: cl}
 	v, err := ops.EngineVersion(ctx)
 	if err != nil {
 		return fmt.Errorf("engine at %s: %w", c.url, err)
@@ -301,18 +302,18 @@ type prepared struct {
 	total                 int
 }
 
-func (c config) prepare(ctx context.Context, ops snapshot.Ops, repo string) (prepared, error) {
+func (c config) prepare(ctx context.Context, ops engine.Ops, repo string) (prepared, error) {
 	p := prepared{repo: repo}
 	loc := filepath.Join(c.repoRoot, fmt.Sprintf("%s-%d", repo, time.Now().UnixNano()))
-	if _, err := ops.RegisterRepository(ctx, snapshot.RepositorySpec{Name: repo, Type: "fs", Settings: map[string]any{"location": loc}}); err != nil {
+	if _, err := ops.RegisterRepository(ctx, engine.RepositorySpec{Name: repo, Type: "fs", Settings: map[string]any{"location": loc}}); err != nil {
 		return p, err
 	}
 	create := func(name string, meta map[string]any) (int64, error) {
-		r, err := ops.CreateSnapshot(ctx, repo, name, snapshot.CreateOptions{Indices: []string{index}, WaitForCompletion: true, Metadata: meta})
+		r, err := ops.CreateSnapshot(ctx, repo, name, engine.CreateOptions{Indices: []string{index}, WaitForCompletion: true, Metadata: meta})
 		if err != nil {
 			return 0, err
 		}
-		if r.Snapshot.State != snapshot.StateSuccess {
+		if r.Snapshot.State != model.StateSuccess {
 			return 0, fmt.Errorf("snapshot %s ended %s", name, r.Snapshot.State)
 		}
 		p.total++
@@ -366,7 +367,7 @@ func cutoff(p prepared, now time.Time, margin time.Duration) (int, error) {
 	return x, nil
 }
 
-func (c config) measure(ctx context.Context, ops snapshot.Ops, self, tool string, round int) (toolRun, error) {
+func (c config) measure(ctx context.Context, ops engine.Ops, self, tool string, round int) (toolRun, error) {
 	repo := fmt.Sprintf("bench-%s-%d", tool, round)
 	defer func() {
 		_ = ops.C.Do(ctx, http.MethodDelete, esclient.Path("_snapshot", repo, "*"), nil, nil, nil)
@@ -510,10 +511,10 @@ logging:
 
 // plainCheck runs the unmodified curator once, as a dry run on an empty
 // repository, and reports whether it can talk to this engine at all.
-func plainCheck(ctx context.Context, c config, ops snapshot.Ops) {
+func plainCheck(ctx context.Context, c config, ops engine.Ops) {
 	const repo = "bench-curator-check"
 	loc := filepath.Join(c.repoRoot, fmt.Sprintf("%s-%d", repo, time.Now().UnixNano()))
-	if _, err := ops.RegisterRepository(ctx, snapshot.RepositorySpec{Name: repo, Type: "fs", Settings: map[string]any{"location": loc}}); err != nil {
+	if _, err := ops.RegisterRepository(ctx, engine.RepositorySpec{Name: repo, Type: "fs", Settings: map[string]any{"location": loc}}); err != nil {
 		fmt.Printf("plain curator check: cannot register %s: %v\n", repo, err)
 		return
 	}

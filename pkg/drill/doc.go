@@ -7,5 +7,5 @@
 // count means (fewer fails, more is normal for an index still written).
 //
 // Nothing here talks to a domain; the drill handler (pkg/handler) feeds it
-// what snapshot.Ops read, so every decision is table-tested.
+// what engine.Ops read, so every decision is table-tested.
 package drill

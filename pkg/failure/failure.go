@@ -11,7 +11,6 @@ import (
 	"syscall"
 
 	"github.com/essnap/essnap/pkg/esclient"
-	"github.com/essnap/essnap/pkg/snapshot"
 )
 
 // Detail is what every typed error carries: the message plus, when an
@@ -133,16 +132,14 @@ func Classify(err error) error {
 	}
 	msg := err.Error()
 	d := detail(msg, err)
-	var ce *snapshot.CollisionError
-	if errors.As(err, &ce) {
-		return &IndexConflictError{d}
-	}
 	switch {
-	case errors.Is(err, snapshot.ErrRepositoryConflict), errors.Is(err, snapshot.ErrBadRestoreRequest):
+	case errors.Is(err, ErrIndexConflict):
+		return &IndexConflictError{d}
+	case errors.Is(err, ErrRepositoryConflict), errors.Is(err, ErrBadRestoreRequest):
 		return &ValidationError{d}
-	case errors.Is(err, snapshot.ErrNotRestorable):
+	case errors.Is(err, ErrNotRestorable):
 		return &SnapshotFailedError{d}
-	case errors.Is(err, snapshot.ErrOutcomeUnknown), errors.Is(err, snapshot.ErrVerifyNotRun),
+	case errors.Is(err, ErrOutcomeUnknown), errors.Is(err, ErrVerifyNotRun),
 		errors.Is(err, esclient.ErrNotSent), errors.Is(err, context.DeadlineExceeded):
 		// Transient: nothing ran (not sent), or what ran was checked, or a
 		// verification got no answer; every rerun is safe.

@@ -155,18 +155,18 @@ func TestClassifyOtherErrors(t *testing.T) {
 		err  error
 		want string
 	}{
-		{"outcome unknown", fmt.Errorf("snapshot r/s: %w: the create failed (x) and no such snapshot exists; rerunning is safe", snapshot.ErrOutcomeUnknown), "EngineUnavailableError"},
-		{"outcome unknown bare", snapshot.ErrOutcomeUnknown, "EngineUnavailableError"},
-		{"outcome unknown with a 504 inside", fmt.Errorf("restore r/s: %w: the restore failed: %w", snapshot.ErrOutcomeUnknown, apiErr("POST", "/_snapshot/r/s/_restore", 504, bodyGateway)), "EngineUnavailableError"},
+		{"outcome unknown", fmt.Errorf("snapshot r/s: %w: the create failed (x) and no such snapshot exists; rerunning is safe", failure.ErrOutcomeUnknown), "EngineUnavailableError"},
+		{"outcome unknown bare", failure.ErrOutcomeUnknown, "EngineUnavailableError"},
+		{"outcome unknown with a 504 inside", fmt.Errorf("restore r/s: %w: the restore failed: %w", failure.ErrOutcomeUnknown, apiErr("POST", "/_snapshot/r/s/_restore", 504, bodyGateway)), "EngineUnavailableError"},
 		{"deadline exceeded", context.DeadlineExceeded, "EngineUnavailableError"},
 		{"deadline exceeded wrapped", fmt.Errorf("GET /_snapshot/r/s: %w", context.DeadlineExceeded), "EngineUnavailableError"},
 		{"collision", collision, "IndexConflictError"},
 		{"collision wrapped", fmt.Errorf("restore: %w", collision), "IndexConflictError"},
 		{"connection refused", fmt.Errorf("GET /_snapshot/r: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), "EngineUnavailableError"},
 		{"a name containing connect is not a network error", errors.New("indices kafka-connect-2026 are not in the snapshot"), "EngineError"},
-		{"bad restore request", fmt.Errorf("restore r/s: %w: %w", snapshot.ErrBadRestoreRequest, errors.New("indices x are not in the snapshot")), "ValidationError"},
-		{"repository conflict", fmt.Errorf("register r: %w", snapshot.ErrRepositoryConflict), "ValidationError"},
-		{"partial snapshot not restorable", fmt.Errorf("restore r/s: %w", snapshot.ErrNotRestorable), "SnapshotFailedError"},
+		{"bad restore request", fmt.Errorf("restore r/s: %w: %w", failure.ErrBadRestoreRequest, errors.New("indices x are not in the snapshot")), "ValidationError"},
+		{"repository conflict", fmt.Errorf("register r: %w", failure.ErrRepositoryConflict), "ValidationError"},
+		{"partial snapshot not restorable", fmt.Errorf("restore r/s: %w", failure.ErrNotRestorable), "SnapshotFailedError"},
 		{"EOF", fmt.Errorf("PUT /_snapshot/r/s: %w", io.EOF), "EngineUnavailableError"},
 		{"anything else", errors.New("decode answer: invalid character 'x'"), "EngineError"},
 	}
@@ -265,7 +265,7 @@ func TestRetryable(t *testing.T) {
 		{"504", apiErr("PUT", "/_snapshot/r/s", 504, bodyGateway), true},
 		{"429", apiErr("PUT", "/_snapshot/r/s", 429, bodyTooMany), true},
 		{"deadline", context.DeadlineExceeded, true},
-		{"outcome unknown", snapshot.ErrOutcomeUnknown, true},
+		{"outcome unknown", failure.ErrOutcomeUnknown, true},
 		{"typed concurrent", failure.Classify(apiErr("PUT", "/_snapshot/r/s", 503, bodyRunning)), true},
 		{"access denied", apiErr("PUT", "/_snapshot/r", 403, bodyPassRole), false},
 		{"repository missing", apiErr("GET", "/_snapshot/r", 404, bodyRepoMiss), false},

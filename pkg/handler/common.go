@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/essnap/essnap/pkg/config"
+	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/metadata"
 	"github.com/essnap/essnap/pkg/metrics"
 	"github.com/essnap/essnap/pkg/model"
 	"github.com/essnap/essnap/pkg/reindex"
-	"github.com/essnap/essnap/pkg/snapshot"
 )
 
 // Clock is injected so naming and retention decisions are testable.
@@ -33,23 +33,23 @@ type Domain struct {
 	Unsigned bool   `json:"unsigned" env:"UNSIGNED"`
 }
 
-// Operations is what handlers need from a domain; *snapshot.Ops implements
+// Operations is what handlers need from a domain; *engine.Ops implements
 // it, and tests substitute fakes for paths the engines cannot produce.
 type Operations interface {
-	EngineVersion(ctx context.Context) (snapshot.Version, error)
-	RegisterRepository(ctx context.Context, spec snapshot.RepositorySpec) (snapshot.RegisterResult, error)
-	CreateSnapshot(ctx context.Context, repo, name string, opt snapshot.CreateOptions) (snapshot.CreateResult, error)
+	EngineVersion(ctx context.Context) (engine.Version, error)
+	RegisterRepository(ctx context.Context, spec engine.RepositorySpec) (engine.RegisterResult, error)
+	CreateSnapshot(ctx context.Context, repo, name string, opt engine.CreateOptions) (engine.CreateResult, error)
 	GetSnapshot(ctx context.Context, repo, name string) (model.Snapshot, error)
-	Status(ctx context.Context, repo, name string) (snapshot.Progress, error)
+	Status(ctx context.Context, repo, name string) (engine.Progress, error)
 	// ListSnapshots is the narrowed listing (model.ListingPaths plus these metadata keys).
 	ListSnapshots(ctx context.Context, repo string, metadataKeys ...string) ([]model.Snapshot, error)
 	DeleteSnapshots(ctx context.Context, repo string, names []string) error
-	Restore(ctx context.Context, repo, name string, opt snapshot.RestoreOptions) (snapshot.RestoreResult, error)
-	RestoreStatus(ctx context.Context, targets []string) (snapshot.RestoreProgress, error)
-	Indices(ctx context.Context, pattern string) (map[string]snapshot.IndexState, error)
+	Restore(ctx context.Context, repo, name string, opt engine.RestoreOptions) (engine.RestoreResult, error)
+	RestoreStatus(ctx context.Context, targets []string) (engine.RestoreProgress, error)
+	Indices(ctx context.Context, pattern string) (map[string]engine.IndexState, error)
 
 	// Migration reads (pre-flight and verify).
-	Disk(ctx context.Context) ([]snapshot.NodeDisk, error)
+	Disk(ctx context.Context) ([]engine.NodeDisk, error)
 	Count(ctx context.Context, index string) (int64, error)
 	DocIDs(ctx context.Context, index string, visit func(ids []string) error) error
 	CreatedVersions(ctx context.Context, names []string) (map[string]int64, error)
@@ -60,7 +60,7 @@ type Operations interface {
 	FlatSettings(ctx context.Context, names []string) (map[string]map[string]string, error)
 	// The migration's replica step (restore action "replicas").
 	SetReplicas(ctx context.Context, want map[string]int) error
-	ReplicaStatus(ctx context.Context, want map[string]int) (snapshot.ReplicasResult, error)
+	ReplicaStatus(ctx context.Context, want map[string]int) (engine.ReplicasResult, error)
 	// TakenNames are the index and alias names a restore must not create.
 	TakenNames(ctx context.Context) (taken map[string]string, aliases map[string][]string, err error)
 	// Restore drills (and take-snapshot's recorded counts).

@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/essnap/essnap/pkg/config"
+	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/model"
 	"github.com/essnap/essnap/pkg/setup"
-	"github.com/essnap/essnap/pkg/snapshot"
 )
 
 // DoctorConfig is the doctor's configuration; each field is declared once
@@ -86,14 +86,14 @@ func (c DoctorConfig) Validate() error {
 	return nil
 }
 
-// DoctorOperations are the domain reads the doctor makes; snapshot.Ops
+// DoctorOperations are the domain reads the doctor makes; engine.Ops
 // implements them. None changes the domain (VerifyRepository writes and
 // deletes a test blob, as registration does).
 type DoctorOperations interface {
-	EngineVersion(ctx context.Context) (snapshot.Version, error)
-	Health(ctx context.Context) (snapshot.Health, error)
-	SecurityInfo(ctx context.Context) (snapshot.SecurityInfo, error)
-	Repositories(ctx context.Context) (map[string]snapshot.RepositoryInfo, error)
+	EngineVersion(ctx context.Context) (engine.Version, error)
+	Health(ctx context.Context) (engine.Health, error)
+	SecurityInfo(ctx context.Context) (engine.SecurityInfo, error)
+	Repositories(ctx context.Context) (map[string]engine.RepositoryInfo, error)
 	VerifyRepository(ctx context.Context, name string) (int, error)
 	ListSnapshots(ctx context.Context, repo string, metadataKeys ...string) ([]model.Snapshot, error)
 }
@@ -254,7 +254,7 @@ func (h Doctor) domainChecks(ctx context.Context, c DoctorConfig, caller string,
 	info, err := ops.SecurityInfo(ctx)
 	fgacUnread := ""
 	switch {
-	case errors.Is(err, snapshot.ErrNoSecurityPlugin):
+	case errors.Is(err, engine.ErrNoSecurityPlugin):
 	case securityDenial(err) != "":
 		access.Plugin, access.Denied = true, securityDenial(err)
 	case err != nil:
@@ -290,7 +290,7 @@ const afterFix = "Fix the failed checks above, then run the doctor again."
 
 // healthVerdict words the engine and its health: red is a warning, since
 // a snapshot of red indices ends PARTIAL.
-func healthVerdict(ctx context.Context, ops DoctorOperations, v snapshot.Version) setup.Check {
+func healthVerdict(ctx context.Context, ops DoctorOperations, v engine.Version) setup.Check {
 	c := setup.Check{Check: setup.CheckDomain, Status: setup.OK}
 	engine := fmt.Sprintf("%s %s", engineName(v.Distribution), v.Number)
 	hl, err := ops.Health(ctx)
@@ -349,7 +349,7 @@ func securityDenial(err error) string {
 // the configuration and verifies it. A fine-grained access refusal is
 // recorded in access. registered reports whether its snapshots can be
 // listed; repos are every registered repository (nil when unreadable).
-func (h Doctor) repositoryCheck(ctx context.Context, ops DoctorOperations, c DoctorConfig, access *setup.Access) (_ setup.Check, registered bool, repos map[string]snapshot.RepositoryInfo) {
+func (h Doctor) repositoryCheck(ctx context.Context, ops DoctorOperations, c DoctorConfig, access *setup.Access) (_ setup.Check, registered bool, repos map[string]engine.RepositoryInfo) {
 	out := setup.Check{Check: setup.CheckRepository}
 	repos, err := ops.Repositories(ctx)
 	if err != nil {
@@ -409,7 +409,7 @@ func (h Doctor) repositoryCheck(ctx context.Context, ops DoctorOperations, c Doc
 }
 
 // describeRepo summarises a repository's type and where its data lives.
-func describeRepo(r snapshot.RepositoryInfo) string {
+func describeRepo(r engine.RepositoryInfo) string {
 	parts := []string{"type " + r.Type}
 	for _, k := range []string{"bucket", "base_path", "location", "readonly"} {
 		if v, ok := r.Settings[k]; ok {
@@ -426,7 +426,7 @@ func orEmpty(v any) any {
 	return v
 }
 
-func repoNames(repos map[string]snapshot.RepositoryInfo) string {
+func repoNames(repos map[string]engine.RepositoryInfo) string {
 	names := sortedNames(repos)
 	if len(names) == 0 {
 		return "none"
@@ -437,7 +437,7 @@ func repoNames(repos map[string]snapshot.RepositoryInfo) string {
 // automatedCheck lists the automated snapshots of AWS's cs-automated
 // repositories (among repos, every registered one) and judges the nightly
 // schedule against them.
-func (h Doctor) automatedCheck(ctx context.Context, ops DoctorOperations, c DoctorConfig, repos map[string]snapshot.RepositoryInfo, now time.Time) setup.Check {
+func (h Doctor) automatedCheck(ctx context.Context, ops DoctorOperations, c DoctorConfig, repos map[string]engine.RepositoryInfo, now time.Time) setup.Check {
 	tz, _ := time.LoadLocation(c.ScheduleTimezone) // validated
 	if repos == nil {
 		return setup.Check{Check: setup.CheckAutomated, Status: setup.Warn, Detail: "not checked: the repositories cannot be listed", Fix: afterFix}
@@ -456,7 +456,7 @@ func (h Doctor) automatedCheck(ctx context.Context, ops DoctorOperations, c Doct
 	return setup.AutomatedCollision(c.Schedule, tz, now, auto)
 }
 
-func sortedNames(repos map[string]snapshot.RepositoryInfo) []string {
+func sortedNames(repos map[string]engine.RepositoryInfo) []string {
 	names := make([]string, 0, len(repos))
 	for n := range repos {
 		names = append(names, n)

@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/essnap/essnap/internal/golden"
+	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/handler"
 	"github.com/essnap/essnap/pkg/model"
 	"github.com/essnap/essnap/pkg/setup"
-	"github.com/essnap/essnap/pkg/snapshot"
 	"github.com/essnap/essnap/pkg/wiring"
 )
 
@@ -261,25 +261,25 @@ func config1(ev string) string {
 
 // fakeDoctorOps answers the doctor's reads.
 type fakeDoctorOps struct {
-	version  snapshot.Version
-	health   snapshot.Health
-	security *snapshot.SecurityInfo // nil = no plugin
-	repos    map[string]snapshot.RepositoryInfo
+	version  engine.Version
+	health   engine.Health
+	security *engine.SecurityInfo // nil = no plugin
+	repos    map[string]engine.RepositoryInfo
 	verify   error
 	snaps    map[string][]model.Snapshot
 }
 
-func (f *fakeDoctorOps) EngineVersion(context.Context) (snapshot.Version, error) {
+func (f *fakeDoctorOps) EngineVersion(context.Context) (engine.Version, error) {
 	return f.version, nil
 }
-func (f *fakeDoctorOps) Health(context.Context) (snapshot.Health, error) { return f.health, nil }
-func (f *fakeDoctorOps) SecurityInfo(context.Context) (snapshot.SecurityInfo, error) {
+func (f *fakeDoctorOps) Health(context.Context) (engine.Health, error) { return f.health, nil }
+func (f *fakeDoctorOps) SecurityInfo(context.Context) (engine.SecurityInfo, error) {
 	if f.security == nil {
-		return snapshot.SecurityInfo{}, snapshot.ErrNoSecurityPlugin
+		return engine.SecurityInfo{}, engine.ErrNoSecurityPlugin
 	}
 	return *f.security, nil
 }
-func (f *fakeDoctorOps) Repositories(context.Context) (map[string]snapshot.RepositoryInfo, error) {
+func (f *fakeDoctorOps) Repositories(context.Context) (map[string]engine.RepositoryInfo, error) {
 	return f.repos, nil
 }
 func (f *fakeDoctorOps) VerifyRepository(_ context.Context, name string) (int, error) {
@@ -307,10 +307,10 @@ func healthyDomain() *fakeDoctorOps {
 		auto = append(auto, model.Snapshot{Name: fmt.Sprintf("auto-%d", i), State: model.StateSuccess, Start: start, End: start.Add(3 * time.Minute)})
 	}
 	return &fakeDoctorOps{
-		version:  snapshot.Version{Distribution: "opensearch", Number: "2.19.1"},
-		health:   snapshot.Health{Cluster: "123456789012:logs", Status: "green", Nodes: 3},
-		security: &snapshot.SecurityInfo{User: fnRoleArn, BackendRoles: []string{fnRoleArn}, Roles: []string{"manage_snapshots"}},
-		repos: map[string]snapshot.RepositoryInfo{
+		version:  engine.Version{Distribution: "opensearch", Number: "2.19.1"},
+		health:   engine.Health{Cluster: "123456789012:logs", Status: "green", Nodes: 3},
+		security: &engine.SecurityInfo{User: fnRoleArn, BackendRoles: []string{fnRoleArn}, Roles: []string{"manage_snapshots"}},
+		repos: map[string]engine.RepositoryInfo{
 			"essnap":       {Type: "s3", Settings: map[string]any{"bucket": "essnap-snapshots", "base_path": "essnap", "role_arn": snapshotRoleArn}},
 			"cs-automated": {Type: "s3", Settings: map[string]any{}},
 		},

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/essnap/essnap/pkg/drill"
+	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/metrics"
@@ -175,7 +176,7 @@ func (h Drill) run(ctx context.Context, ops Operations, c DrillConfig, res *Dril
 		return failure.Validation("drill", []string{err.Error()})
 	}
 	started := h.Clock.Now()
-	rr, err := ops.Restore(ctx, c.Repository, snap.Name, snapshot.RestoreOptions{
+	rr, err := ops.Restore(ctx, c.Repository, snap.Name, engine.RestoreOptions{
 		Indices: take, Rename: rn, IndexSettings: map[string]any{"index.number_of_replicas": 0},
 	})
 	targets := rr.Targets()
@@ -204,7 +205,7 @@ func (h Drill) run(ctx context.Context, ops Operations, c DrillConfig, res *Dril
 	if res.Seconds > 0 {
 		res.BytesPerSecond = float64(res.Bytes) / res.Seconds
 	}
-	byTarget := map[string]snapshot.IndexProgress{}
+	byTarget := map[string]engine.IndexProgress{}
 	for _, ip := range prog.Indices {
 		byTarget[ip.Index] = ip
 	}
@@ -248,7 +249,7 @@ func (h Drill) drillSnapshot(ctx context.Context, ops Operations, c DrillConfig)
 	if err != nil {
 		return snap, err
 	}
-	if snap.State != snapshot.StateSuccess {
+	if snap.State != model.StateSuccess {
 		return snap, failure.SnapshotFailed(fmt.Sprintf("drill: snapshot %s/%s is %s; only a SUCCESS snapshot is drilled", c.Repository, snap.Name, snap.State))
 	}
 	return snap, nil
@@ -308,7 +309,7 @@ const missingPolls = 25
 
 // waitRecovery polls restore progress until every target recovered (or
 // one is red), within maxWait seconds and the invocation's deadline.
-func (h Drill) waitRecovery(ctx context.Context, ops Operations, targets []string, maxWait int) (snapshot.RestoreProgress, error) {
+func (h Drill) waitRecovery(ctx context.Context, ops Operations, targets []string, maxWait int) (engine.RestoreProgress, error) {
 	deadline := h.Clock.Now().Add(time.Duration(maxWait) * time.Second)
 	if dl, ok := ctx.Deadline(); ok && dl.Add(-drillMargin).Before(deadline) {
 		deadline = dl.Add(-drillMargin)
@@ -318,7 +319,7 @@ func (h Drill) waitRecovery(ctx context.Context, ops Operations, targets []strin
 		p, err := ops.RestoreStatus(ctx, targets)
 		// The restore is asynchronous: its indices can be missing from the
 		// cluster state for the first polls (seen on OpenSearch 3.5).
-		if errors.Is(err, snapshot.ErrIndexMissing) && polls < missingPolls {
+		if errors.Is(err, engine.ErrIndexMissing) && polls < missingPolls {
 			if err := h.sleep(ctx, drillPoll); err != nil {
 				return p, err
 			}
@@ -345,7 +346,7 @@ func (h Drill) waitRecovery(ctx context.Context, ops Operations, targets []strin
 	}
 }
 
-func totalBytes(p snapshot.RestoreProgress) int64 {
+func totalBytes(p engine.RestoreProgress) int64 {
 	var t int64
 	for _, ip := range p.Indices {
 		t += ip.TotalBytes

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/essnap/essnap/pkg/drill"
+	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/handler"
 	"github.com/essnap/essnap/pkg/model"
-	"github.com/essnap/essnap/pkg/snapshot"
 )
 
 // take-snapshot records the selected indices' counts, system indices left
@@ -83,10 +83,10 @@ func TestDrillOnFakeDomain(t *testing.T) {
 	for i, ago := range []time.Duration{time.Hour, 3 * time.Hour, 2 * time.Hour} {
 		h.ops.listing[i].Start = fixedNow.Add(-ago)
 	}
-	h.ops.restoreStatus = func(targets []string) (snapshot.RestoreProgress, error) {
-		p := snapshot.RestoreProgress{Done: true}
+	h.ops.restoreStatus = func(targets []string) (engine.RestoreProgress, error) {
+		p := engine.RestoreProgress{Done: true}
 		for _, tg := range targets {
-			p.Indices = append(p.Indices, snapshot.IndexProgress{Index: tg, Health: "green", RecoveredBytes: 10})
+			p.Indices = append(p.Indices, engine.IndexProgress{Index: tg, Health: "green", RecoveredBytes: 10})
 		}
 		return p, nil
 	}

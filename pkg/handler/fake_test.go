@@ -3,10 +3,6 @@ package handler_test
 import (
 	"context"
 	"errors"
-	"github.com/essnap/essnap/internal/golden"
-	"github.com/essnap/essnap/pkg/metadata"
-	"github.com/essnap/essnap/pkg/model"
-	"github.com/essnap/essnap/pkg/reindex"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -15,6 +11,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/essnap/essnap/internal/golden"
+	"github.com/essnap/essnap/pkg/engine"
+	"github.com/essnap/essnap/pkg/metadata"
+	"github.com/essnap/essnap/pkg/model"
+	"github.com/essnap/essnap/pkg/reindex"
 
 	"github.com/essnap/essnap/pkg/handler"
 	"github.com/essnap/essnap/pkg/snapshot"
@@ -33,9 +35,9 @@ type call struct {
 	Repo    string
 	Name    string
 	Verbose bool
-	Spec    snapshot.RepositorySpec
-	Create  snapshot.CreateOptions
-	Restore snapshot.RestoreOptions
+	Spec    engine.RepositorySpec
+	Create  engine.CreateOptions
+	Restore engine.RestoreOptions
 	Names   []string
 }
 
@@ -50,11 +52,11 @@ type fakeOps struct {
 	// existing are the domain's indices, by name, with their status.
 	existing map[string]string
 
-	register      func(snapshot.RepositorySpec) (snapshot.RegisterResult, error)
-	create        func(repo, name string, opt snapshot.CreateOptions) (snapshot.CreateResult, error)
-	status        func(repo, name string) (snapshot.Progress, error)
-	restore       func(repo, name string, opt snapshot.RestoreOptions) (snapshot.RestoreResult, error)
-	restoreStatus func(targets []string) (snapshot.RestoreProgress, error)
+	register      func(engine.RepositorySpec) (engine.RegisterResult, error)
+	create        func(repo, name string, opt engine.CreateOptions) (engine.CreateResult, error)
+	status        func(repo, name string) (engine.Progress, error)
+	restore       func(repo, name string, opt engine.RestoreOptions) (engine.RestoreResult, error)
+	restoreStatus func(targets []string) (engine.RestoreProgress, error)
 
 	// listing answers ListSnapshots.
 	listing []model.Snapshot
@@ -66,8 +68,8 @@ var _ handler.Operations = (*fakeOps)(nil)
 
 // The migration reads are exercised on the real engines (test/integration,
 // test/workflow); the fake answers them as an empty domain.
-func (f *fakeOps) Disk(context.Context) ([]snapshot.NodeDisk, error) { return nil, nil }
-func (f *fakeOps) Count(context.Context, string) (int64, error)      { return 0, nil }
+func (f *fakeOps) Disk(context.Context) ([]engine.NodeDisk, error) { return nil, nil }
+func (f *fakeOps) Count(context.Context, string) (int64, error)    { return 0, nil }
 func (f *fakeOps) DocIDs(context.Context, string, func([]string) error) error {
 	return nil
 }
@@ -83,8 +85,8 @@ func (f *fakeOps) TakenNames(ctx context.Context) (map[string]string, map[string
 // The replica step is exercised with replicaOps (throughput_test.go) and on
 // the real engines; the plain fake has nothing to set.
 func (f *fakeOps) SetReplicas(context.Context, map[string]int) error { return nil }
-func (f *fakeOps) ReplicaStatus(context.Context, map[string]int) (snapshot.ReplicasResult, error) {
-	return snapshot.ReplicasResult{Done: true}, nil
+func (f *fakeOps) ReplicaStatus(context.Context, map[string]int) (engine.ReplicasResult, error) {
+	return engine.ReplicasResult{Done: true}, nil
 }
 func (f *fakeOps) MetadataItems(context.Context) ([]metadata.Item, error) { return nil, nil }
 func (f *fakeOps) PutMetadata(context.Context, metadata.Kind, string, map[string]any) error {
@@ -167,38 +169,38 @@ func (f *fakeOps) recorded(op string) []call {
 	return out
 }
 
-func (f *fakeOps) EngineVersion(context.Context) (snapshot.Version, error) {
+func (f *fakeOps) EngineVersion(context.Context) (engine.Version, error) {
 	f.record(call{Op: "EngineVersion"})
-	return snapshot.Version{Distribution: "opensearch", Number: "2.11.0"}, nil
+	return engine.Version{Distribution: "opensearch", Number: "2.11.0"}, nil
 }
 
-func (f *fakeOps) RegisterRepository(_ context.Context, spec snapshot.RepositorySpec) (snapshot.RegisterResult, error) {
+func (f *fakeOps) RegisterRepository(_ context.Context, spec engine.RepositorySpec) (engine.RegisterResult, error) {
 	f.record(call{Op: "RegisterRepository", Repo: spec.Name, Spec: spec})
 	if f.register != nil {
 		return f.register(spec)
 	}
-	return snapshot.RegisterResult{Repository: spec.Name, Status: "created", Verified: spec.Verify}, nil
+	return engine.RegisterResult{Repository: spec.Name, Status: "created", Verified: spec.Verify}, nil
 }
 
-func (f *fakeOps) CreateSnapshot(_ context.Context, repo, name string, opt snapshot.CreateOptions) (snapshot.CreateResult, error) {
+func (f *fakeOps) CreateSnapshot(_ context.Context, repo, name string, opt engine.CreateOptions) (engine.CreateResult, error) {
 	f.record(call{Op: "CreateSnapshot", Repo: repo, Name: name, Create: opt})
 	if f.create != nil {
 		return f.create(repo, name, opt)
 	}
-	return snapshot.CreateResult{Snapshot: model.Snapshot{Name: name, State: snapshot.StateInProgress}}, nil
+	return engine.CreateResult{Snapshot: model.Snapshot{Name: name, State: model.StateInProgress}}, nil
 }
 
 func (f *fakeOps) GetSnapshot(_ context.Context, repo, name string) (model.Snapshot, error) {
 	f.record(call{Op: "GetSnapshot", Repo: repo, Name: name})
-	return model.Snapshot{Name: name, State: snapshot.StateSuccess, Indices: f.snapshotIndices}, nil
+	return model.Snapshot{Name: name, State: model.StateSuccess, Indices: f.snapshotIndices}, nil
 }
 
-func (f *fakeOps) Status(_ context.Context, repo, name string) (snapshot.Progress, error) {
+func (f *fakeOps) Status(_ context.Context, repo, name string) (engine.Progress, error) {
 	f.record(call{Op: "Status", Repo: repo, Name: name})
 	if f.status != nil {
 		return f.status(repo, name)
 	}
-	return snapshot.Progress{Snapshot: model.Snapshot{Name: name, State: snapshot.StateSuccess}}, nil
+	return engine.Progress{Snapshot: model.Snapshot{Name: name, State: model.StateSuccess}}, nil
 }
 
 func (f *fakeOps) ListSnapshots(_ context.Context, repo string, _ ...string) ([]model.Snapshot, error) {
@@ -212,8 +214,8 @@ func (f *fakeOps) DeleteSnapshots(_ context.Context, repo string, names []string
 }
 
 // Restore plans with the real planner against the fake snapshot and domain,
-// as snapshot.Ops does, and starts nothing on a dry run.
-func (f *fakeOps) Restore(_ context.Context, repo, name string, opt snapshot.RestoreOptions) (snapshot.RestoreResult, error) {
+// as engine.Ops does, and starts nothing on a dry run.
+func (f *fakeOps) Restore(_ context.Context, repo, name string, opt engine.RestoreOptions) (engine.RestoreResult, error) {
 	f.record(call{Op: "Restore", Repo: repo, Name: name, Restore: opt})
 	if f.restore != nil {
 		return f.restore(repo, name, opt)
@@ -222,7 +224,7 @@ func (f *fakeOps) Restore(_ context.Context, repo, name string, opt snapshot.Res
 	if snap == "latest" || snap == "" {
 		snap = "nightly-2026.11.24"
 	}
-	res := snapshot.RestoreResult{Repository: repo, Snapshot: snap, DryRun: opt.DryRun}
+	res := engine.RestoreResult{Repository: repo, Snapshot: snap, DryRun: opt.DryRun}
 	plan, err := snapshot.PlanRestore(f.snapshotIndices, opt.Indices, opt.IncludeSystem, opt.Rename, f.existing)
 	res.RestorePlan = plan
 	if err != nil {
@@ -235,19 +237,19 @@ func (f *fakeOps) Restore(_ context.Context, repo, name string, opt snapshot.Res
 	return res, nil
 }
 
-func (f *fakeOps) RestoreStatus(_ context.Context, targets []string) (snapshot.RestoreProgress, error) {
+func (f *fakeOps) RestoreStatus(_ context.Context, targets []string) (engine.RestoreProgress, error) {
 	f.record(call{Op: "RestoreStatus", Names: targets})
 	if f.restoreStatus != nil {
 		return f.restoreStatus(targets)
 	}
-	return snapshot.RestoreProgress{Done: true}, nil
+	return engine.RestoreProgress{Done: true}, nil
 }
 
-func (f *fakeOps) Indices(_ context.Context, pattern string) (map[string]snapshot.IndexState, error) {
+func (f *fakeOps) Indices(_ context.Context, pattern string) (map[string]engine.IndexState, error) {
 	f.record(call{Op: "Indices", Name: pattern})
-	out := map[string]snapshot.IndexState{}
+	out := map[string]engine.IndexState{}
 	for n, s := range f.existing {
-		out[n] = snapshot.IndexState{Index: n, Status: s}
+		out[n] = engine.IndexState{Index: n, Status: s}
 	}
 	return out, nil
 }

@@ -5,17 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/essnap/essnap/pkg/model"
 	"maps"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/essnap/essnap/pkg/engine"
+	"github.com/essnap/essnap/pkg/model"
+
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/handler"
-	"github.com/essnap/essnap/pkg/snapshot"
 )
 
 var ctx = context.Background()
@@ -56,7 +57,7 @@ func TestRegisterRepoDefaults(t *testing.T) {
 	if len(calls) != 1 {
 		t.Fatalf("%d register calls", len(calls))
 	}
-	want := snapshot.RepositorySpec{Name: "essnap", Type: "s3", Verify: true, Settings: map[string]any{
+	want := engine.RepositorySpec{Name: "essnap", Type: "s3", Verify: true, Settings: map[string]any{
 		"bucket":                 "essnap-snapshots",
 		"role_arn":               "arn:aws:iam::123456789012:role/SnapshotRole",
 		"server_side_encryption": true,
@@ -98,7 +99,7 @@ func TestTakeSnapshotDefaults(t *testing.T) {
 	if len(c.Create.Metadata) != 2 || c.Create.Metadata["essnap_policy"] != "nightly" {
 		t.Errorf("metadata %+v: want only the essnap object and essnap_policy=nightly (the retention policy id)", c.Create.Metadata)
 	}
-	if res.Repository != "essnap" || res.Snapshot != "nightly-2026.11.24" || res.State != snapshot.StateInProgress {
+	if res.Repository != "essnap" || res.Snapshot != "nightly-2026.11.24" || res.State != model.StateInProgress {
 		t.Errorf("result %+v", res)
 	}
 }
@@ -268,7 +269,7 @@ func TestEventOverridesEnvironment(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := snapshot.RepositorySpec{Name: "ev-repo", Type: "s3", Verify: true, Settings: map[string]any{
+		want := engine.RepositorySpec{Name: "ev-repo", Type: "s3", Verify: true, Settings: map[string]any{
 			"bucket": "ev-bucket", "base_path": "ev/path", "region": "us-east-2",
 			"role_arn": "arn:aws:iam::210987654321:role/Other", "server_side_encryption": false,
 		}}
@@ -582,8 +583,8 @@ func TestRegisterReadonlyAndFS(t *testing.T) {
 func TestRegisterFailures(t *testing.T) {
 	t.Run("verification failed", func(t *testing.T) {
 		h := newHarness(t, baseEnv())
-		h.ops.register = func(spec snapshot.RepositorySpec) (snapshot.RegisterResult, error) {
-			return snapshot.RegisterResult{Repository: spec.Name, Status: "created", VerifyError: "POST /_snapshot/essnap/_verify: 500 repository_verification_exception: [essnap] path  is not accessible on master node"}, nil
+		h.ops.register = func(spec engine.RepositorySpec) (engine.RegisterResult, error) {
+			return engine.RegisterResult{Repository: spec.Name, Status: "created", VerifyError: "POST /_snapshot/essnap/_verify: 500 repository_verification_exception: [essnap] path  is not accessible on master node"}, nil
 		}
 		err := invokeRegister(h, nil)
 		if err == nil || !strings.Contains(err.Error(), "verification failed") || !strings.Contains(err.Error(), "not accessible") {
@@ -595,8 +596,8 @@ func TestRegisterFailures(t *testing.T) {
 	})
 	t.Run("PassRole denied", func(t *testing.T) {
 		h := newHarness(t, baseEnv())
-		h.ops.register = func(spec snapshot.RepositorySpec) (snapshot.RegisterResult, error) {
-			return snapshot.RegisterResult{}, fmt.Errorf("register essnap: %w", esclient.ParseError("PUT", "/_snapshot/essnap", 403,
+		h.ops.register = func(spec engine.RepositorySpec) (engine.RegisterResult, error) {
+			return engine.RegisterResult{}, fmt.Errorf("register essnap: %w", esclient.ParseError("PUT", "/_snapshot/essnap", 403,
 				[]byte(`{"Message":"User: arn:aws:sts::123:assumed-role/x/y is not authorized to perform: iam:PassRole on resource: arn:aws:iam::123:role/SnapshotRole"}`)))
 		}
 		wantErr(t, invokeRegister(h, nil), "AccessDeniedError", "iam:PassRole", "iam:PassedToService")
@@ -649,7 +650,7 @@ func TestRestoreOptions(t *testing.T) {
 		raw         string
 		pattern     string // "" means no rename
 		replacement string
-		check       func(t *testing.T, o snapshot.RestoreOptions)
+		check       func(t *testing.T, o engine.RestoreOptions)
 	}{
 		{name: "no rename by default", raw: `{}`},
 		{name: "environment suffix is the default", env: map[string]string{"ESSNAP_RESTORE_RENAME_SUFFIX": "-restored"}, raw: `{}`, pattern: "(.+)", replacement: "$1-restored"},
@@ -661,7 +662,7 @@ func TestRestoreOptions(t *testing.T) {
 		{
 			name: "index settings and flags pass through",
 			raw:  `{"index_settings":{"index.number_of_replicas":0},"ignore_index_settings":["index.refresh_interval"],"include_aliases":true,"include_global_state":true,"partial":true,"dry_run":true}`,
-			check: func(t *testing.T, o snapshot.RestoreOptions) {
+			check: func(t *testing.T, o engine.RestoreOptions) {
 				if !reflect.DeepEqual(o.IndexSettings, map[string]any{"index.number_of_replicas": float64(0)}) ||
 					!reflect.DeepEqual(o.IgnoreIndexSettings, []string{"index.refresh_interval"}) ||
 					!o.IncludeAliases || !o.IncludeGlobalState || o.IncludeSystem || !o.Partial || !o.DryRun {
@@ -672,7 +673,7 @@ func TestRestoreOptions(t *testing.T) {
 		{
 			name: "system indices on request",
 			raw:  `{"include_system_indices":true,"indices":[".kibana*"]}`,
-			check: func(t *testing.T, o snapshot.RestoreOptions) {
+			check: func(t *testing.T, o engine.RestoreOptions) {
 				if !o.IncludeSystem || o.IncludeGlobalState {
 					t.Fatalf("options %+v", o)
 				}
@@ -721,15 +722,15 @@ func TestRestoreFailures(t *testing.T) {
 	})
 	t.Run("no SUCCESS snapshot", func(t *testing.T) {
 		h := newHarness(t, baseEnv())
-		h.ops.restore = func(repo, name string, _ snapshot.RestoreOptions) (snapshot.RestoreResult, error) {
-			return snapshot.RestoreResult{}, fmt.Errorf("restore %s/%s: %w", repo, name, &esclient.APIError{Method: "GET", Path: "/_snapshot/essnap/_all", Status: 404, Source: esclient.SourceEngine, Type: "snapshot_missing_exception", Reason: "repository [essnap] has no SUCCESS snapshot (3 snapshots in all)"})
+		h.ops.restore = func(repo, name string, _ engine.RestoreOptions) (engine.RestoreResult, error) {
+			return engine.RestoreResult{}, fmt.Errorf("restore %s/%s: %w", repo, name, &esclient.APIError{Method: "GET", Path: "/_snapshot/essnap/_all", Status: 404, Source: esclient.SourceEngine, Type: "snapshot_missing_exception", Reason: "repository [essnap] has no SUCCESS snapshot (3 snapshots in all)"})
 		}
 		wantErr(t, invokeRestore(h, nil), "SnapshotMissingError", "no SUCCESS snapshot")
 	})
 	t.Run("open index on the engine", func(t *testing.T) {
 		h := newHarness(t, baseEnv())
-		h.ops.restore = func(repo, name string, _ snapshot.RestoreOptions) (snapshot.RestoreResult, error) {
-			return snapshot.RestoreResult{}, fmt.Errorf("restore %s/%s: %w", repo, name, esclient.ParseError("POST", "/_snapshot/essnap/s/_restore", 500,
+		h.ops.restore = func(repo, name string, _ engine.RestoreOptions) (engine.RestoreResult, error) {
+			return engine.RestoreResult{}, fmt.Errorf("restore %s/%s: %w", repo, name, esclient.ParseError("POST", "/_snapshot/essnap/s/_restore", 500,
 				[]byte(`{"error":{"type":"snapshot_restore_exception","reason":"[essnap:s/u] cannot restore index [logs] because an open index with same name already exists in the cluster. Either close or delete the existing index or restore the index under a different name by providing a rename pattern and replacement name"},"status":500}`)))
 		}
 		wantErr(t, invokeRestore(h, nil), "IndexConflictError", "open index with same name")
@@ -798,7 +799,7 @@ func TestTakeSnapshotOutcomes(t *testing.T) {
 		[]byte(`{"error":{"root_cause":[{"type":"concurrent_snapshot_execution_exception","reason":"[essnap:nightly-2026.11.24] a snapshot is already running"}],"type":"concurrent_snapshot_execution_exception","reason":"[essnap:nightly-2026.11.24] a snapshot is already running"},"status":503}`))
 	cases := []struct {
 		name    string
-		result  snapshot.CreateResult
+		result  engine.CreateResult
 		err     error
 		errType string // "" means success
 		errHas  []string
@@ -806,30 +807,30 @@ func TestTakeSnapshotOutcomes(t *testing.T) {
 	}{
 		{
 			name:   "in progress",
-			result: snapshot.CreateResult{Snapshot: model.Snapshot{Name: "nightly-2026.11.24", State: snapshot.StateInProgress}},
-			state:  snapshot.StateInProgress,
+			result: engine.CreateResult{Snapshot: model.Snapshot{Name: "nightly-2026.11.24", State: model.StateInProgress}},
+			state:  model.StateInProgress,
 		},
 		{
 			name:   "already exists",
-			result: snapshot.CreateResult{Snapshot: model.Snapshot{Name: "nightly-2026.11.24", State: snapshot.StateSuccess, Indices: []string{"logs-2026.11.23"}}, Existing: true},
-			state:  snapshot.StateSuccess,
+			result: engine.CreateResult{Snapshot: model.Snapshot{Name: "nightly-2026.11.24", State: model.StateSuccess, Indices: []string{"logs-2026.11.23"}}, Existing: true},
+			state:  model.StateSuccess,
 		},
 		{
 			name: "partial",
-			result: snapshot.CreateResult{Snapshot: withShards(model.Snapshot{
-				Name: "nightly-2026.11.24", State: snapshot.StatePartial,
+			result: engine.CreateResult{Snapshot: withShards(model.Snapshot{
+				Name: "nightly-2026.11.24", State: model.StatePartial,
 				Failures: []model.ShardFailure{{Index: "logs-red", ShardID: 0, Reason: "primary shard is not allocated", Status: "INTERNAL_SERVER_ERROR"}},
 			}, 5, 1)},
 			errType: "SnapshotFailedError",
 			errHas:  []string{"essnap/nightly-2026.11.24 ended PARTIAL", "1 of 5 shards failed", "index logs-red shard 0: primary shard is not allocated"},
-			state:   snapshot.StatePartial,
+			state:   model.StatePartial,
 		},
 		{
 			name:    "failed",
-			result:  snapshot.CreateResult{Snapshot: model.Snapshot{Name: "nightly-2026.11.24", State: snapshot.StateFailed}},
+			result:  engine.CreateResult{Snapshot: model.Snapshot{Name: "nightly-2026.11.24", State: model.StateFailed}},
 			errType: "SnapshotFailedError",
 			errHas:  []string{"ended FAILED"},
-			state:   snapshot.StateFailed,
+			state:   model.StateFailed,
 		},
 		{
 			name:    "concurrent snapshot",
@@ -839,7 +840,7 @@ func TestTakeSnapshotOutcomes(t *testing.T) {
 		},
 		{
 			name:    "outcome unknown",
-			err:     fmt.Errorf("snapshot essnap/nightly-2026.11.24: %w: the create failed (504) and no such snapshot exists; rerunning is safe", snapshot.ErrOutcomeUnknown),
+			err:     fmt.Errorf("snapshot essnap/nightly-2026.11.24: %w: the create failed (504) and no such snapshot exists; rerunning is safe", failure.ErrOutcomeUnknown),
 			errType: "EngineUnavailableError",
 			errHas:  []string{"rerunning is safe"},
 		},
@@ -853,7 +854,7 @@ func TestTakeSnapshotOutcomes(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t, baseEnv())
-			h.ops.create = func(string, string, snapshot.CreateOptions) (snapshot.CreateResult, error) { return c.result, c.err }
+			h.ops.create = func(string, string, engine.CreateOptions) (engine.CreateResult, error) { return c.result, c.err }
 			res, err := handler.TakeSnapshot{Deps: h.deps}.Invoke(ctx, nil)
 			if c.errType == "" {
 				if err != nil {
@@ -872,8 +873,8 @@ func TestTakeSnapshotOutcomes(t *testing.T) {
 	}
 	t.Run("concurrent snapshot detail", func(t *testing.T) {
 		h := newHarness(t, baseEnv())
-		h.ops.create = func(string, string, snapshot.CreateOptions) (snapshot.CreateResult, error) {
-			return snapshot.CreateResult{}, fmt.Errorf("snapshot essnap/x: %w", concurrent)
+		h.ops.create = func(string, string, engine.CreateOptions) (engine.CreateResult, error) {
+			return engine.CreateResult{}, fmt.Errorf("snapshot essnap/x: %w", concurrent)
 		}
 		_, err := handler.TakeSnapshot{Deps: h.deps}.Invoke(ctx, nil)
 		var ce *failure.ConcurrentSnapshotError
@@ -893,10 +894,10 @@ func withShards(i model.Snapshot, total, failed int) model.Snapshot {
 }
 
 func TestCheckProgress(t *testing.T) {
-	progress := func(state string) func(string, string) (snapshot.Progress, error) {
-		return func(_, name string) (snapshot.Progress, error) {
-			p := snapshot.Progress{Snapshot: model.Snapshot{Name: name, State: state}, TotalBytes: 100, ProcessedBytes: 40, ShardsDone: 2, ShardsTotal: 5}
-			if state == snapshot.StateFailed || state == snapshot.StatePartial {
+	progress := func(state string) func(string, string) (engine.Progress, error) {
+		return func(_, name string) (engine.Progress, error) {
+			p := engine.Progress{Snapshot: model.Snapshot{Name: name, State: state}, TotalBytes: 100, ProcessedBytes: 40, ShardsDone: 2, ShardsTotal: 5}
+			if state == model.StateFailed || state == model.StatePartial {
 				p.Failures = []model.ShardFailure{{Index: "logs-red", ShardID: 3, Reason: "IndexShardSnapshotFailedException[aborted]"}}
 			}
 			return p, nil
@@ -925,11 +926,11 @@ func TestCheckProgress(t *testing.T) {
 		errType string
 		errHas  []string
 	}{
-		{state: snapshot.StateInProgress, done: false},
-		{state: snapshot.StateSuccess, done: true},
-		{state: snapshot.StateFailed, done: true, errType: "SnapshotFailedError", errHas: []string{"essnap/nightly-2026.11.24 ended FAILED", "index logs-red shard 3"}},
-		{state: snapshot.StatePartial, done: true, errType: "SnapshotFailedError", errHas: []string{"ended PARTIAL"}},
-		{state: snapshot.StateIncompatible, done: true, errType: "SnapshotFailedError", errHas: []string{"ended INCOMPATIBLE"}},
+		{state: model.StateInProgress, done: false},
+		{state: model.StateSuccess, done: true},
+		{state: model.StateFailed, done: true, errType: "SnapshotFailedError", errHas: []string{"essnap/nightly-2026.11.24 ended FAILED", "index logs-red shard 3"}},
+		{state: model.StatePartial, done: true, errType: "SnapshotFailedError", errHas: []string{"ended PARTIAL"}},
+		{state: model.StateIncompatible, done: true, errType: "SnapshotFailedError", errHas: []string{"ended INCOMPATIBLE"}},
 	}
 	for _, c := range cases {
 		t.Run(c.state, func(t *testing.T) {
@@ -950,8 +951,8 @@ func TestCheckProgress(t *testing.T) {
 	}
 	t.Run("snapshot missing", func(t *testing.T) {
 		h := newHarness(t, baseEnv())
-		h.ops.status = func(repo, name string) (snapshot.Progress, error) {
-			return snapshot.Progress{}, fmt.Errorf("get snapshot %s/%s: %w", repo, name, esclient.ParseError("GET", "/_snapshot/essnap/x", 404,
+		h.ops.status = func(repo, name string) (engine.Progress, error) {
+			return engine.Progress{}, fmt.Errorf("get snapshot %s/%s: %w", repo, name, esclient.ParseError("GET", "/_snapshot/essnap/x", 404,
 				[]byte(`{"error":{"type":"snapshot_missing_exception","reason":"[essnap:x] is missing"},"status":404}`)))
 		}
 		wantErr(t, invokeProgress(h, json.RawMessage(`{"snapshot":"x"}`)), "SnapshotMissingError", "[essnap:x] is missing")
@@ -959,8 +960,8 @@ func TestCheckProgress(t *testing.T) {
 	for _, done := range []bool{false, true} {
 		t.Run(fmt.Sprintf("restore done=%v", done), func(t *testing.T) {
 			h := newHarness(t, baseEnv())
-			want := snapshot.RestoreProgress{Done: done, Shards: 2, Bytes: 10, Indices: []snapshot.IndexProgress{{Index: "logs-restored", Shards: 2, ShardsDone: 1}}}
-			h.ops.restoreStatus = func([]string) (snapshot.RestoreProgress, error) { return want, nil }
+			want := engine.RestoreProgress{Done: done, Shards: 2, Bytes: 10, Indices: []engine.IndexProgress{{Index: "logs-restored", Shards: 2, ShardsDone: 1}}}
+			h.ops.restoreStatus = func([]string) (engine.RestoreProgress, error) { return want, nil }
 			res, err := handler.CheckProgress{Deps: h.deps}.Invoke(ctx, json.RawMessage(`{"indices":["logs-restored","metrics-restored"]}`))
 			if err != nil {
 				t.Fatal(err)
@@ -978,11 +979,11 @@ func TestCheckProgress(t *testing.T) {
 	}
 	t.Run("restore index missing", func(t *testing.T) {
 		h := newHarness(t, baseEnv())
-		h.ops.restoreStatus = func([]string) (snapshot.RestoreProgress, error) {
-			return snapshot.RestoreProgress{}, fmt.Errorf("restore progress: %w: logs-restored", snapshot.ErrIndexMissing)
+		h.ops.restoreStatus = func([]string) (engine.RestoreProgress, error) {
+			return engine.RestoreProgress{}, fmt.Errorf("restore progress: %w: logs-restored", engine.ErrIndexMissing)
 		}
 		err := invokeProgress(h, json.RawMessage(`{"indices":["logs-restored"]}`))
-		if !errors.Is(err, snapshot.ErrIndexMissing) || !failure.IsTyped(err) {
+		if !errors.Is(err, engine.ErrIndexMissing) || !failure.IsTyped(err) {
 			t.Fatalf("err %T %v", err, err)
 		}
 	})
@@ -993,9 +994,9 @@ func TestCheckProgress(t *testing.T) {
 func TestGolden(t *testing.T) {
 	t.Run("take-snapshot", func(t *testing.T) {
 		h := newHarness(t, baseEnv())
-		h.ops.create = func(repo, name string, opt snapshot.CreateOptions) (snapshot.CreateResult, error) {
-			return snapshot.CreateResult{Snapshot: withShards(model.Snapshot{
-				Name: name, UUID: "dKb54xw6T6KZ3Hc0hVd6Uw", State: snapshot.StateSuccess, Version: "2.11.0",
+		h.ops.create = func(repo, name string, opt engine.CreateOptions) (engine.CreateResult, error) {
+			return engine.CreateResult{Snapshot: withShards(model.Snapshot{
+				Name: name, UUID: "dKb54xw6T6KZ3Hc0hVd6Uw", State: model.StateSuccess, Version: "2.11.0",
 				Indices: []string{"logs-2026.11.23", "logs-2026.11.24"},
 				Start:   fixedNow.Add(2 * time.Second), End: fixedNow.Add(95 * time.Second),
 				Metadata: opt.Metadata,

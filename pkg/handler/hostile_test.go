@@ -8,9 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/esclient"
+	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/handler"
-	"github.com/essnap/essnap/pkg/snapshot"
 )
 
 // Hostile events are refused with a ValidationError that says what is
@@ -130,23 +131,23 @@ func TestRegisterVerificationWording(t *testing.T) {
 	cases := []struct {
 		name    string
 		raw     string
-		res     snapshot.RegisterResult
+		res     engine.RegisterResult
 		err     error
 		typ     string
 		want    []string
 		wantNot []string
 	}{
-		{name: "s3 refusal", raw: `{}`, res: snapshot.RegisterResult{Status: "created", VerifyAttempts: 2, VerifyError: refusal.Error(), VerifyCause: refusal},
+		{name: "s3 refusal", raw: `{}`, res: engine.RegisterResult{Status: "created", VerifyAttempts: 2, VerifyError: refusal.Error(), VerifyCause: refusal},
 			typ: "EngineError", want: []string{"registered (created) but verification failed (2 attempts)", "SnapshotRole's S3 permissions", "not accessible on master node"}},
-		{name: "fs refusal", raw: `{"type":"fs","location":"/srv/repo","bucket":"","role_arn":""}`, res: snapshot.RegisterResult{Status: "unchanged", VerifyAttempts: 1, VerifyError: refusal.Error(), VerifyCause: refusal},
+		{name: "fs refusal", raw: `{"type":"fs","location":"/srv/repo","bucket":"","role_arn":""}`, res: engine.RegisterResult{Status: "unchanged", VerifyAttempts: 1, VerifyError: refusal.Error(), VerifyCause: refusal},
 			typ: "EngineError", want: []string{"verification failed (1 attempt)", "exists on every node"}, wantNot: []string{"S3", "SnapshotRole", "twice"}},
-		{name: "no answer", raw: `{}`, err: fmt.Errorf("register essnap: the repository is registered (created), but %w: 4 attempts of POST /_snapshot/essnap/_verify got no answer", snapshot.ErrVerifyNotRun),
+		{name: "no answer", raw: `{}`, err: fmt.Errorf("register essnap: the repository is registered (created), but %w: 4 attempts of POST /_snapshot/essnap/_verify got no answer", failure.ErrVerifyNotRun),
 			typ: "EngineUnavailableError", want: []string{"verification could not run", "4 attempts"}, wantNot: []string{"S3 permissions"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t, baseEnv())
-			h.ops.register = func(spec snapshot.RepositorySpec) (snapshot.RegisterResult, error) {
+			h.ops.register = func(spec engine.RepositorySpec) (engine.RegisterResult, error) {
 				r := c.res
 				r.Repository = spec.Name
 				return r, c.err
@@ -166,8 +167,8 @@ func TestRegisterVerificationWording(t *testing.T) {
 // says so.
 func TestNothingSentIsTransient(t *testing.T) {
 	h := newHarness(t, baseEnv())
-	h.ops.create = func(repo, name string, _ snapshot.CreateOptions) (snapshot.CreateResult, error) {
-		return snapshot.CreateResult{}, fmt.Errorf("snapshot %s/%s: PUT /_snapshot/%s/%s: %w (TLS handshake failed): %w", repo, name, repo, name, esclient.ErrNotSent, errors.New("tls: first record does not look like a TLS handshake"))
+	h.ops.create = func(repo, name string, _ engine.CreateOptions) (engine.CreateResult, error) {
+		return engine.CreateResult{}, fmt.Errorf("snapshot %s/%s: PUT /_snapshot/%s/%s: %w (TLS handshake failed): %w", repo, name, repo, name, esclient.ErrNotSent, errors.New("tls: first record does not look like a TLS handshake"))
 	}
 	wantErr(t, invokeTake(h, nil), "EngineUnavailableError", "nothing was sent (TLS handshake failed)")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/snapshot"
@@ -92,38 +93,38 @@ func (c RestoreConfig) validateReplicas(p *problems) {
 // "replicas"): after verification, each restored index gets its source's
 // number_of_replicas back; the call then polls health up to wait_seconds
 // until every index is green, or yellow where the domain has too few data
-// nodes for its replicas (snapshot.ExpectedHealth). Done false asks the
+// nodes for its replicas (engine.ExpectedHealth). Done false asks the
 // caller (a Wait loop) to call again; repeating it is safe.
-func (h Restore) setReplicas(ctx context.Context, c RestoreConfig) (snapshot.RestoreResult, error) {
+func (h Restore) setReplicas(ctx context.Context, c RestoreConfig) (engine.RestoreResult, error) {
 	started := h.Clock.Now()
 	if c.StartedAt != "" {
 		started, _ = time.Parse(time.RFC3339Nano, c.StartedAt)
 	}
 	ops, err := h.connect(ctx, c.Domain)
 	if err != nil {
-		return snapshot.RestoreResult{}, err
+		return engine.RestoreResult{}, err
 	}
 	ro := ops
 	if err := ro.SetReplicas(ctx, c.Replicas); err != nil {
-		return snapshot.RestoreResult{}, h.fail(ctx, "restore", err)
+		return engine.RestoreResult{}, h.fail(ctx, "restore", err)
 	}
-	var st snapshot.ReplicasResult
+	var st engine.ReplicasResult
 	polls, err := h.poll(ctx, time.Duration(c.WaitSeconds)*time.Second, func() (bool, error) {
 		var err error
 		st, err = ro.ReplicaStatus(ctx, c.Replicas)
 		return st.Done, err
 	})
 	if err != nil {
-		return snapshot.RestoreResult{}, h.fail(ctx, "restore", err)
+		return engine.RestoreResult{}, h.fail(ctx, "restore", err)
 	}
 	for _, ix := range st.Indices {
 		if ix.Status == "missing" {
-			return snapshot.RestoreResult{}, h.fail(ctx, "restore", failure.Validation("restore", []string{"replicas: index " + ix.Index + " does not exist on the domain"}))
+			return engine.RestoreResult{}, h.fail(ctx, "restore", failure.Validation("restore", []string{"replicas: index " + ix.Index + " does not exist on the domain"}))
 		}
 	}
 	st.Polls = polls
 	st.StartedAt = started.UTC().Format("2006-01-02T15:04:05.000Z07:00")
 	st.Seconds = h.Clock.Now().Sub(started).Seconds()
 	h.Log.InfoContext(ctx, "replicas", "indices", len(st.Indices), "done", st.Done, "polls", polls, "seconds", st.Seconds)
-	return snapshot.RestoreResult{Repository: c.Repository, Replicas: &st}, nil
+	return engine.RestoreResult{Repository: c.Repository, Replicas: &st}, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/essnap/essnap/pkg/config"
+	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/migrate"
@@ -356,7 +357,7 @@ func (d Deps) bothDomains(ctx context.Context, source, target Domain) (src, tgt 
 // that matches nothing). Large indices are split on split_field by its
 // percentiles, so their parts copy in parallel.
 func (h Preflight) planReindex(ctx context.Context, c PreflightConfig, src, tgt Operations, idx []snapshot.IndexMapping,
-	state map[string]snapshot.IndexState, verdicts map[string]migrate.IndexCompat, warnings *[]string) (*reindex.Plan, error) {
+	state map[string]engine.IndexState, verdicts map[string]migrate.IndexCompat, warnings *[]string) (*reindex.Plan, error) {
 	names := make([]string, len(idx))
 	for i, m := range idx {
 		names[i] = m.Source

@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/essnap/essnap/pkg/config"
+	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/failure"
+	"github.com/essnap/essnap/pkg/model"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
 
@@ -67,9 +69,9 @@ func (c ProgressConfig) Validate() error {
 
 // ProgressResult answers one poll. Done is the loop's exit condition.
 type ProgressResult struct {
-	Done     bool                      `json:"done"`
-	Snapshot *snapshot.Progress        `json:"snapshot,omitempty"`
-	Restore  *snapshot.RestoreProgress `json:"restore,omitempty"`
+	Done     bool                    `json:"done"`
+	Snapshot *engine.Progress        `json:"snapshot,omitempty"`
+	Restore  *engine.RestoreProgress `json:"restore,omitempty"`
 	// Polls is how many reads this invocation made (wait_seconds).
 	Polls int `json:"polls"`
 }
@@ -91,22 +93,22 @@ func (h CheckProgress) Invoke(ctx context.Context, raw json.RawMessage) (Progres
 	repo := c.Repository
 	wait := time.Duration(c.WaitSeconds) * time.Second
 	if c.Snapshot != "" {
-		var p snapshot.Progress
+		var p engine.Progress
 		polls, err := h.poll(ctx, wait, func() (bool, error) {
 			var err error
 			p, err = ops.Status(ctx, repo, c.Snapshot)
-			return p.State != snapshot.StateInProgress, err
+			return p.State != model.StateInProgress, err
 		})
 		if err != nil {
 			return ProgressResult{}, h.fail(ctx, "check-progress", err)
 		}
-		out := ProgressResult{Snapshot: &p, Done: p.State != snapshot.StateInProgress, Polls: polls}
-		if p.State == snapshot.StatePartial || p.State == snapshot.StateFailed || p.State == snapshot.StateIncompatible {
+		out := ProgressResult{Snapshot: &p, Done: p.State != model.StateInProgress, Polls: polls}
+		if p.State == model.StatePartial || p.State == model.StateFailed || p.State == model.StateIncompatible {
 			return out, h.fail(ctx, "check-progress", failure.SnapshotFailed("snapshot "+repo+"/"+p.Name+" ended "+p.State+firstFailure(p.Failures)))
 		}
 		return out, nil
 	}
-	var r snapshot.RestoreProgress
+	var r engine.RestoreProgress
 	polls, err := h.poll(ctx, wait, func() (bool, error) {
 		var err error
 		r, err = ops.RestoreStatus(ctx, c.Indices)

@@ -10,6 +10,7 @@ import (
 	"unicode"
 
 	"github.com/essnap/essnap/pkg/config"
+	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/setup"
 	"github.com/essnap/essnap/pkg/snapshot"
@@ -152,8 +153,8 @@ func boundedText(p *problems, field, v string, max int) {
 }
 
 // Spec turns the config into the repository to register.
-func (c RegisterConfig) Spec() snapshot.RepositorySpec {
-	s := snapshot.RepositorySpec{Name: c.Repository, Type: c.Type, Verify: c.Verify, Replace: c.Replace, Settings: map[string]any{}}
+func (c RegisterConfig) Spec() engine.RepositorySpec {
+	s := engine.RepositorySpec{Name: c.Repository, Type: c.Type, Verify: c.Verify, Replace: c.Replace, Settings: map[string]any{}}
 	if c.Type == "s3" {
 		s.Settings["bucket"] = c.Bucket
 		if c.BasePath != "" {
@@ -195,7 +196,7 @@ type RegisterRepo struct {
 
 // RegisterResult is what register-repo returns.
 type RegisterResult struct {
-	snapshot.RegisterResult
+	engine.RegisterResult
 	Type     string `json:"type"`
 	Readonly bool   `json:"readonly"`
 	// Warnings are the IAM pre-check's warnings (checks it could not run).
@@ -231,8 +232,8 @@ func (h RegisterRepo) Invoke(ctx context.Context, raw json.RawMessage) (Register
 // it was tried (as the transport counted it), what the engine said, and
 // the fix for this repository type. A verification that got no answer at
 // all never comes here: RegisterRepository returns it as
-// snapshot.ErrVerifyNotRun (EngineUnavailableError), which blames nothing.
-func verifyFailed(c RegisterConfig, res snapshot.RegisterResult) error {
+// failure.ErrVerifyNotRun (EngineUnavailableError), which blames nothing.
+func verifyFailed(c RegisterConfig, res engine.RegisterResult) error {
 	tries := "verification failed"
 	switch n := res.VerifyAttempts; {
 	case n == 1:

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/essnap/essnap/pkg/config"
+	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/migrate"
@@ -116,20 +117,20 @@ func (c RestoreConfig) Validate() (*snapshot.Renamer, error) {
 type Restore struct{ Deps }
 
 // Invoke plans, pre-flights and starts the restore (non-blocking).
-func (h Restore) Invoke(ctx context.Context, raw json.RawMessage) (snapshot.RestoreResult, error) {
+func (h Restore) Invoke(ctx context.Context, raw json.RawMessage) (engine.RestoreResult, error) {
 	c := LoadRestoreConfig(h.Getenv, raw)
 	rn, err := c.Validate()
 	if err != nil {
-		return snapshot.RestoreResult{}, err
+		return engine.RestoreResult{}, err
 	}
 	if c.Action == "replicas" {
 		return h.setReplicas(ctx, c)
 	}
 	ops, err := h.connect(ctx, c.Domain)
 	if err != nil {
-		return snapshot.RestoreResult{}, err
+		return engine.RestoreResult{}, err
 	}
-	res, err := ops.Restore(ctx, c.Repository, c.Snapshot, snapshot.RestoreOptions{
+	res, err := ops.Restore(ctx, c.Repository, c.Snapshot, engine.RestoreOptions{
 		Indices: c.Indices, Rename: rn, IndexSettings: c.IndexSettings, IgnoreIndexSettings: c.IgnoreIndexSettings,
 		IncludeAliases: c.IncludeAliases, IncludeGlobalState: c.IncludeGlobalState, IncludeSystem: c.IncludeSystemIndices,
 		Partial: c.Partial, DryRun: c.DryRun,

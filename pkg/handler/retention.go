@@ -10,7 +10,6 @@ import (
 	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/model"
 	"github.com/essnap/essnap/pkg/retention"
-	"github.com/essnap/essnap/pkg/snapshot"
 )
 
 // RetentionConfig is the "retention" object of a take-snapshot event and
@@ -92,16 +91,16 @@ func (h TakeSnapshot) applyRetention(ctx context.Context, ops Operations, repo s
 	// Running first, then failed, then empty: the worst one decides.
 	tied := model.NewestTied(snaps, ours(rc.Policy))
 	for _, last := range tied {
-		if last.State == snapshot.StateInProgress {
+		if last.State == model.StateInProgress {
 			return res, &failure.ConcurrentSnapshotError{Detail: &failure.Detail{Message: fmt.Sprintf("retention on %s waits: the policy's newest snapshot %s is still running; retry after it finishes", repo, last.Name)}}
 		}
 	}
 	for _, last := range tied {
 		switch {
-		case last.State == snapshot.StatePartial || last.State == snapshot.StateFailed:
+		case last.State == model.StatePartial || last.State == model.StateFailed:
 			h.publish(repo, map[string]float64{"SnapshotFailed": 1})
 			return res, failure.SnapshotFailed(fmt.Sprintf("retention on %s not applied: the policy's newest snapshot %s is %s; fix the cause and take a successful snapshot first", repo, last.Name, last.State))
-		case last.State == snapshot.StateSuccess && last.Empty():
+		case last.State == model.StateSuccess && last.Empty():
 			h.publish(repo, map[string]float64{"SnapshotFailed": 1})
 			return res, failure.SnapshotFailed(fmt.Sprintf("retention on %s not applied: the policy's newest snapshot %s holds no index (its patterns matched nothing)", repo, last.Name))
 		}

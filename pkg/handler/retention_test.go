@@ -3,13 +3,14 @@ package handler_test
 import (
 	"context"
 	"encoding/json"
-	"github.com/essnap/essnap/pkg/model"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/essnap/essnap/pkg/engine"
+	"github.com/essnap/essnap/pkg/model"
+
 	"github.com/essnap/essnap/pkg/handler"
-	"github.com/essnap/essnap/pkg/snapshot"
 )
 
 // published records metrics.
@@ -43,7 +44,7 @@ func nightlies(n int, end time.Time, newestState string) []model.Snapshot {
 	var out []model.Snapshot
 	for i := n - 1; i >= 0; i-- {
 		day := end.AddDate(0, 0, -i)
-		st := snapshot.StateSuccess
+		st := model.StateSuccess
 		if i == 0 {
 			st = newestState
 		}
@@ -51,8 +52,8 @@ func nightlies(n int, end time.Time, newestState string) []model.Snapshot {
 			Indices: []string{"logs-" + day.Format("2006.01.02")}, Metadata: map[string]any{"essnap_policy": "nightly"}})
 	}
 	out = append(out,
-		model.Snapshot{Name: "cs-automated-x", State: snapshot.StateSuccess, Start: end.AddDate(-1, 0, 0)},
-		model.Snapshot{Name: "nightly-handmade", State: snapshot.StateSuccess, Start: end.AddDate(-1, 0, 0)},
+		model.Snapshot{Name: "cs-automated-x", State: model.StateSuccess, Start: end.AddDate(-1, 0, 0)},
+		model.Snapshot{Name: "nightly-handmade", State: model.StateSuccess, Start: end.AddDate(-1, 0, 0)},
 	)
 	return out
 }
@@ -77,13 +78,13 @@ func TestRetentionAction(t *testing.T) {
 		wantDeleted int
 		wantReqs    int
 	}{
-		{"deletes beyond max_count in batches", snapshot.StateSuccess, `{"action":"retention"}`, "", 170, 1 + 4},
-		{"dry run deletes nothing", snapshot.StateSuccess, `{"action":"retention","dry_run":true}`, "", 170, 1},
-		{"expire_after alone is a rule", snapshot.StateSuccess, `{"action":"retention","retention":{"max_count":0,"expire_after":"150d"}}`, "", 49, 1 + 1},
-		{"event overrides the environment", snapshot.StateSuccess, `{"action":"retention","retention":{"max_count":195,"batch_size":2}}`, "", 5, 1 + 3},
-		{"newest running: retryable wait", snapshot.StateInProgress, `{"action":"retention"}`, "ConcurrentSnapshotError", 0, 1},
-		{"newest PARTIAL: nothing deleted", snapshot.StatePartial, `{"action":"retention"}`, "SnapshotFailedError", 0, 1},
-		{"newest FAILED: nothing deleted", snapshot.StateFailed, `{"action":"retention"}`, "SnapshotFailedError", 0, 1},
+		{"deletes beyond max_count in batches", model.StateSuccess, `{"action":"retention"}`, "", 170, 1 + 4},
+		{"dry run deletes nothing", model.StateSuccess, `{"action":"retention","dry_run":true}`, "", 170, 1},
+		{"expire_after alone is a rule", model.StateSuccess, `{"action":"retention","retention":{"max_count":0,"expire_after":"150d"}}`, "", 49, 1 + 1},
+		{"event overrides the environment", model.StateSuccess, `{"action":"retention","retention":{"max_count":195,"batch_size":2}}`, "", 5, 1 + 3},
+		{"newest running: retryable wait", model.StateInProgress, `{"action":"retention"}`, "ConcurrentSnapshotError", 0, 1},
+		{"newest PARTIAL: nothing deleted", model.StatePartial, `{"action":"retention"}`, "SnapshotFailedError", 0, 1},
+		{"newest FAILED: nothing deleted", model.StateFailed, `{"action":"retention"}`, "SnapshotFailedError", 0, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -133,26 +134,26 @@ func TestRetentionAction(t *testing.T) {
 func TestRetentionAfterSnapshotOnlyOnSuccess(t *testing.T) {
 	env := baseEnv()
 	env["ESSNAP_RETENTION_MAX_COUNT"] = "10"
-	for _, state := range []string{snapshot.StateSuccess, snapshot.StateInProgress, snapshot.StatePartial, snapshot.StateFailed} {
+	for _, state := range []string{model.StateSuccess, model.StateInProgress, model.StatePartial, model.StateFailed} {
 		t.Run(state, func(t *testing.T) {
-			h, pub := retentionHarness(t, env, nightlies(20, fixedNow, snapshot.StateSuccess))
-			h.ops.create = func(repo, name string, opt snapshot.CreateOptions) (snapshot.CreateResult, error) {
+			h, pub := retentionHarness(t, env, nightlies(20, fixedNow, model.StateSuccess))
+			h.ops.create = func(repo, name string, opt engine.CreateOptions) (engine.CreateResult, error) {
 				if opt.Metadata["essnap_policy"] != "nightly" {
 					t.Errorf("snapshot metadata lacks the policy id: %v", opt.Metadata)
 				}
-				return snapshot.CreateResult{Snapshot: model.Snapshot{Name: name, State: state, Indices: []string{"logs"}, Start: fixedNow, Duration: 1500 * time.Millisecond}}, nil
+				return engine.CreateResult{Snapshot: model.Snapshot{Name: name, State: state, Indices: []string{"logs"}, Start: fixedNow, Duration: 1500 * time.Millisecond}}, nil
 			}
 			res, err := handler.TakeSnapshot{Deps: h.deps}.Invoke(context.Background(), json.RawMessage(`{"trigger":"schedule","wait_for_completion":true}`))
 			deletes := len(h.ops.recorded("DeleteSnapshots"))
 			switch state {
-			case snapshot.StateSuccess:
+			case model.StateSuccess:
 				if err != nil || res.Retention == nil || len(res.Retention.Deleted) != 10 || deletes != 1 {
 					t.Fatalf("%v %+v deletes=%d", err, res.Retention, deletes)
 				}
 				if v, _ := pub.sum("SnapshotDurationSeconds"); v != 1.5 {
 					t.Fatalf("duration metric %v", v)
 				}
-			case snapshot.StateInProgress:
+			case model.StateInProgress:
 				if err != nil || res.Retention == nil || res.Retention.Deferred == "" || deletes != 0 {
 					t.Fatalf("%v %+v deletes=%d", err, res.Retention, deletes)
 				}
@@ -198,9 +199,9 @@ func TestRetentionConfigErrors(t *testing.T) {
 func TestEmptySnapshotNeverFeedsRetention(t *testing.T) {
 	env := baseEnv()
 	env["ESSNAP_RETENTION_MAX_COUNT"] = "3"
-	h, pub := retentionHarness(t, env, nightlies(10, fixedNow, snapshot.StateSuccess))
-	h.ops.create = func(repo, name string, opt snapshot.CreateOptions) (snapshot.CreateResult, error) {
-		return snapshot.CreateResult{Snapshot: model.Snapshot{Name: name, State: snapshot.StateSuccess}}, nil
+	h, pub := retentionHarness(t, env, nightlies(10, fixedNow, model.StateSuccess))
+	h.ops.create = func(repo, name string, opt engine.CreateOptions) (engine.CreateResult, error) {
+		return engine.CreateResult{Snapshot: model.Snapshot{Name: name, State: model.StateSuccess}}, nil
 	}
 	// The pattern matches a closed index, so the check before creating
 	// passes; the engine still snapshots nothing.
@@ -213,7 +214,7 @@ func TestEmptySnapshotNeverFeedsRetention(t *testing.T) {
 	if v, _ := pub.sum("SnapshotFailed"); v != 1 {
 		t.Fatalf("SnapshotFailed %v", v)
 	}
-	listing := nightlies(10, fixedNow, snapshot.StateSuccess)
+	listing := nightlies(10, fixedNow, model.StateSuccess)
 	listing[9].Indices = nil // the newest one is empty
 	h, _ = retentionHarness(t, env, listing)
 	_, err = handler.TakeSnapshot{Deps: h.deps}.Invoke(context.Background(), json.RawMessage(`{"action":"retention"}`))
@@ -230,9 +231,9 @@ func TestRetentionRefusesTiedPartial(t *testing.T) {
 	env := baseEnv()
 	env["ESSNAP_RETENTION_MAX_COUNT"] = "3"
 	for _, partialFirst := range []bool{true, false} {
-		listing := nightlies(10, fixedNow, snapshot.StateSuccess)
+		listing := nightlies(10, fixedNow, model.StateSuccess)
 		tie := listing[9]
-		tie.Name, tie.State = "nightly-zz-partial", snapshot.StatePartial
+		tie.Name, tie.State = "nightly-zz-partial", model.StatePartial
 		if partialFirst {
 			listing = append(listing[:9], tie, listing[9])
 		} else {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/essnap/essnap/pkg/config"
+	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/model"
 	"github.com/essnap/essnap/pkg/retention"
@@ -139,7 +140,7 @@ func (h TakeSnapshot) Invoke(ctx context.Context, raw json.RawMessage) (Snapshot
 	}
 	meta := c.snapshotMetadata(now)
 	h.recordCounts(ctx, ops, &c, meta)
-	res, err := ops.CreateSnapshot(ctx, c.Repository, name, snapshot.CreateOptions{
+	res, err := ops.CreateSnapshot(ctx, c.Repository, name, engine.CreateOptions{
 		Indices: c.Indices, IgnoreUnavailable: c.IgnoreUnavailable, IncludeGlobalState: c.IncludeGlobalState,
 		Partial: c.Partial, Metadata: meta, WaitForCompletion: c.WaitForCompletion,
 	})
@@ -153,10 +154,10 @@ func (h TakeSnapshot) Invoke(ctx context.Context, raw json.RawMessage) (Snapshot
 	}
 	h.Log.InfoContext(ctx, "snapshot", "repository", c.Repository, "snapshot", out.Snapshot, "state", out.State, "existing", out.Existing, "trigger", c.Trigger)
 	switch out.State {
-	case snapshot.StatePartial, snapshot.StateFailed:
+	case model.StatePartial, model.StateFailed:
 		h.publish(c.Repository, map[string]float64{"SnapshotFailed": 1, "ShardsFailed": float64(out.Shards.Failed)})
 		return out, h.fail(ctx, "take-snapshot", failure.SnapshotFailed(fmt.Sprintf("snapshot %s/%s ended %s: %d of %d shards failed%s; retention was not applied", c.Repository, out.Snapshot, out.State, out.Shards.Failed, out.Shards.Total, firstFailure(out.Failures))))
-	case snapshot.StateSuccess:
+	case model.StateSuccess:
 		if snap.Empty() {
 			// An empty SUCCESS (patterns matched nothing) must not push real
 			// snapshots out of retention.

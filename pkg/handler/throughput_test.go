@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/handler"
 	"github.com/essnap/essnap/pkg/model"
-	"github.com/essnap/essnap/pkg/snapshot"
 )
 
 // steppingClock is a handler.Sleeper: Sleep advances Now instead of
@@ -43,13 +43,13 @@ func TestCheckProgressPollsInsideInvocation(t *testing.T) {
 	clock := &steppingClock{t: fixedNow}
 	h.deps.Clock = clock
 	reads := 0
-	h.ops.status = func(repo, name string) (snapshot.Progress, error) {
+	h.ops.status = func(repo, name string) (engine.Progress, error) {
 		reads++
-		state := snapshot.StateInProgress
+		state := model.StateInProgress
 		if reads == 4 {
-			state = snapshot.StateSuccess
+			state = model.StateSuccess
 		}
-		return snapshot.Progress{Snapshot: model.Snapshot{Name: name, State: state}}, nil
+		return engine.Progress{Snapshot: model.Snapshot{Name: name, State: state}}, nil
 	}
 	res, err := handler.CheckProgress{Deps: h.deps}.Invoke(context.Background(), json.RawMessage(`{"snapshot":"s1","wait_seconds":20}`))
 	if err != nil {
@@ -74,7 +74,7 @@ func TestCheckProgressWaitIsBounded(t *testing.T) {
 	h := newHarness(t, baseEnv())
 	clock := &steppingClock{t: fixedNow}
 	h.deps.Clock = clock
-	h.ops.restoreStatus = func([]string) (snapshot.RestoreProgress, error) { return snapshot.RestoreProgress{}, nil }
+	h.ops.restoreStatus = func([]string) (engine.RestoreProgress, error) { return engine.RestoreProgress{}, nil }
 	res, err := handler.CheckProgress{Deps: h.deps}.Invoke(context.Background(), json.RawMessage(`{"indices":["a"],"wait_seconds":2}`))
 	if err != nil {
 		t.Fatal(err)
@@ -136,11 +136,11 @@ func (r *replicaOps) SetReplicas(_ context.Context, want map[string]int) error {
 	return nil
 }
 
-func (r *replicaOps) ReplicaStatus(_ context.Context, want map[string]int) (snapshot.ReplicasResult, error) {
+func (r *replicaOps) ReplicaStatus(_ context.Context, want map[string]int) (engine.ReplicasResult, error) {
 	r.reads++
-	res := snapshot.ReplicasResult{Done: r.reads >= r.ready, DataNodes: 1}
+	res := engine.ReplicasResult{Done: r.reads >= r.ready, DataNodes: 1}
 	for ix, n := range want {
-		res.Indices = append(res.Indices, snapshot.ReplicaHealth{Index: ix, Replicas: n, Applied: n, Expected: snapshot.ExpectedHealth(n, 1), Status: "yellow", Done: res.Done})
+		res.Indices = append(res.Indices, engine.ReplicaHealth{Index: ix, Replicas: n, Applied: n, Expected: engine.ExpectedHealth(n, 1), Status: "yellow", Done: res.Done})
 	}
 	return res, nil
 }
@@ -180,7 +180,7 @@ func TestRestoreReplicasAction(t *testing.T) {
 	wantErr(t, err, "ValidationError", "replicas[\"a\"] -1", "started_at \"yesterday\"")
 	_, err = handler.Restore{Deps: h.deps}.Invoke(context.Background(), json.RawMessage(`{"action":"replicate"}`))
 	wantErr(t, err, "ValidationError", "action \"replicate\"")
-	if !strings.Contains(snapshot.ExpectedHealth(1, 2), "green") {
+	if !strings.Contains(engine.ExpectedHealth(1, 2), "green") {
 		t.Fatal("1 replica on 2 data nodes can be green")
 	}
 }

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/handler"
-	"github.com/essnap/essnap/pkg/snapshot"
 )
 
 // The report's bytes come from _recovery, not from _cat/indices' store.size,
@@ -15,8 +15,8 @@ import (
 func TestVerifyReportsRestoredBytesFromRecovery(t *testing.T) {
 	h := newHarness(t, baseEnv())
 	h.ops.existing["logs-restored"] = "open"
-	h.ops.restoreStatus = func(targets []string) (snapshot.RestoreProgress, error) {
-		return snapshot.RestoreProgress{Done: true, Indices: []snapshot.IndexProgress{{Index: "logs-restored", TotalBytes: 102204, RecoveredBytes: 102204}}}, nil
+	h.ops.restoreStatus = func(targets []string) (engine.RestoreProgress, error) {
+		return engine.RestoreProgress{Done: true, Indices: []engine.IndexProgress{{Index: "logs-restored", TotalBytes: 102204, RecoveredBytes: 102204}}}, nil
 	}
 	ev := `{"source":{"endpoint":"http://127.0.0.1:9201","unsigned":true},"target":{"endpoint":"http://127.0.0.1:9231","unsigned":true},"strategy":"push","indices":[{"source":"logs","target":"logs-restored"}]}`
 	rep, err := handler.Verify{Deps: h.deps}.Invoke(context.Background(), json.RawMessage(ev))

@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Distributions as GET / reports them (snapshot.Version.Distribution).
+// Distributions as GET / reports them (engine.Version.Distribution).
 const (
 	Elasticsearch = "elasticsearch"
 	OpenSearch    = "opensearch"

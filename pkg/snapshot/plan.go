@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/essnap/essnap/pkg/config"
+	"github.com/essnap/essnap/pkg/failure"
 )
 
 // SystemIndexPatterns are left out of restores unless asked for: with
@@ -205,4 +206,34 @@ func PlanRestore(snapshotIndices, exprs []string, includeSystem bool, rn *Rename
 		return plan, fmt.Errorf("nothing to restore: the patterns %v select no index of the snapshot (system indices skipped: %v)", exprs, plan.SkippedSystem)
 	}
 	return plan, nil
+}
+
+// CollisionError lists every index a restore would collide with, so the
+// operator sees all of them at once instead of one engine error per try.
+type CollisionError struct {
+	Repository, Snapshot string
+	Collisions           []Collision
+}
+
+// Is makes a CollisionError match failure.ErrIndexConflict, so failure
+// types it without knowing this package.
+func (e *CollisionError) Is(target error) bool { return target == failure.ErrIndexConflict }
+
+func (e *CollisionError) Error() string {
+	names := make([]string, len(e.Collisions))
+	aliases := 0
+	for i, c := range e.Collisions {
+		held := c.Status
+		if c.Status == StatusAlias {
+			aliases++
+			if len(c.AliasOf) > 0 {
+				held = "alias of " + strings.Join(c.AliasOf, ", ")
+			}
+		}
+		names[i] = fmt.Sprintf("%s (from %s, %s)", c.Index, c.Source, held)
+	}
+	if aliases == 0 {
+		return fmt.Sprintf("restore %s/%s refused: %d target indices already exist: %s; rename the restore (rename_suffix \"-restored\"), pick other indices, or delete/close those indices first", e.Repository, e.Snapshot, len(names), strings.Join(names, ", "))
+	}
+	return fmt.Sprintf("restore %s/%s refused: %d target names are taken (%d by aliases, which the engine refuses as index names): %s; rename the restore (rename_suffix \"-restored\"), pick other indices, or remove those aliases and delete/close those indices first", e.Repository, e.Snapshot, len(names), aliases, strings.Join(names, ", "))
 }

@@ -10,10 +10,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/handler"
 	"github.com/essnap/essnap/pkg/metrics"
-	"github.com/essnap/essnap/pkg/snapshot"
 )
 
 // LazyCredentials loads the default AWS credential chain on first use only,
@@ -54,10 +54,10 @@ func SignedConnector(creds aws.CredentialsProvider) handler.Connector {
 
 // signedOps is the one client cache behind every connector: one signed
 // esclient per domain, built on first use and kept for warm invocations.
-func signedOps(creds aws.CredentialsProvider) func(context.Context, handler.Domain) (snapshot.Ops, error) {
+func signedOps(creds aws.CredentialsProvider) func(context.Context, handler.Domain) (engine.Ops, error) {
 	var mu sync.Mutex
-	cache := map[handler.Domain]snapshot.Ops{}
-	return func(_ context.Context, d handler.Domain) (snapshot.Ops, error) {
+	cache := map[handler.Domain]engine.Ops{}
+	return func(_ context.Context, d handler.Domain) (engine.Ops, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if ops, ok := cache[d]; ok {
@@ -65,9 +65,9 @@ func signedOps(creds aws.CredentialsProvider) func(context.Context, handler.Doma
 		}
 		c, err := esclient.New(esclient.Config{Endpoint: d.Endpoint, Region: d.Region, Unsigned: d.Unsigned, Credentials: creds})
 		if err != nil {
-			return snapshot.Ops{}, err
+			return engine.Ops{}, err
 		}
-		ops := snapshot.Ops{C: c}
+		ops := engine.Ops{C: c}
 		cache[d] = ops
 		return ops, nil
 	}

@@ -20,7 +20,7 @@ import (
 
 // doctorOn wires the doctor to a real engine (unsigned, as the other
 // handler tests) and to moto's STS for the caller's identity.
-func doctorOn(e engine, motoURL string, env map[string]string, now time.Time) handler.Doctor {
+func doctorOn(e peer, motoURL string, env map[string]string, now time.Time) handler.Doctor {
 	iamc := awsiam.FromEnvironment(staticCreds("testing", "testing", ""), envOf(map[string]string{"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": motoURL}))
 	return handler.Doctor{Deps: deps(e, env, now), Open: wiring.DoctorConnector(nil), IAM: iamc}
 }

@@ -40,7 +40,7 @@ func (m *drillMetrics) has(name string) bool {
 }
 
 // drillIndices are the drill-named indices on the engine.
-func drillIndices(t *testing.T, e engine) []string {
+func drillIndices(t *testing.T, e peer) []string {
 	t.Helper()
 	have, err := e.Ops.Indices(ctx(t), "essnap-drill*")
 	if err != nil {

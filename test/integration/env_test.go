@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/essnap/essnap/internal/testenv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,30 +15,33 @@ import (
 	"testing"
 	"time"
 
+	"github.com/essnap/essnap/internal/testenv"
+
+	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/handler"
-	"github.com/essnap/essnap/pkg/snapshot"
+	"github.com/essnap/essnap/pkg/model"
 	"github.com/essnap/essnap/pkg/wiring"
 )
 
-// engine is one running peer.
-type engine struct {
+// peer is one running engine.
+type peer struct {
 	Name string
 	URL  string
-	Ops  snapshot.Ops
+	Ops  engine.Ops
 }
 
 // engines returns the peers named in ESSNAP_TEST_ENGINES; a missing peer
 // fails the test: a skipped integration test is not a passing one.
-func engines(t *testing.T) []engine {
+func engines(t *testing.T) []peer {
 	t.Helper()
-	var out []engine
+	var out []peer
 	for _, p := range testenv.Engines(t, "ESSNAP_TEST_ENGINES") {
 		c, err := esclient.New(esclient.Config{Endpoint: p.URL, Unsigned: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, engine{Name: p.Name, URL: p.URL, Ops: snapshot.Ops{C: c}})
+		out = append(out, peer{Name: p.Name, URL: p.URL, Ops: engine.Ops{C: c}})
 	}
 	return out
 }
@@ -62,7 +64,7 @@ func ctx(t *testing.T) context.Context {
 
 // raw sends a request and returns status and body, for setup and for
 // asserting engine state independently of the code under test.
-func raw(t *testing.T, e engine, method, path, body string) (int, map[string]any) {
+func raw(t *testing.T, e peer, method, path, body string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, e.URL+path, strings.NewReader(body))
 	if body != "" {
@@ -82,7 +84,7 @@ func raw(t *testing.T, e engine, method, path, body string) (int, map[string]any
 	return res.StatusCode, m
 }
 
-func mustRaw(t *testing.T, e engine, method, path, body string) map[string]any {
+func mustRaw(t *testing.T, e peer, method, path, body string) map[string]any {
 	t.Helper()
 	st, m := raw(t, e, method, path, body)
 	if st > 299 {
@@ -92,7 +94,7 @@ func mustRaw(t *testing.T, e engine, method, path, body string) map[string]any {
 }
 
 // seed creates an index with n documents (ids doc-0..), one shard, no replica.
-func seed(t *testing.T, e engine, index string, n int) {
+func seed(t *testing.T, e peer, index string, n int) {
 	t.Helper()
 	mustRaw(t, e, "PUT", "/"+index, `{"settings":{"number_of_shards":1,"number_of_replicas":0}}`)
 	var b strings.Builder
@@ -108,26 +110,26 @@ func seed(t *testing.T, e engine, index string, n int) {
 	res.Body.Close()
 }
 
-func count(t *testing.T, e engine, index string) int {
+func count(t *testing.T, e peer, index string) int {
 	t.Helper()
 	mustRaw(t, e, "POST", "/"+index+"/_refresh", "")
 	m := mustRaw(t, e, "GET", "/"+index+"/_count", "")
 	return int(m["count"].(float64))
 }
 
-func exists(t *testing.T, e engine, index string) bool {
+func exists(t *testing.T, e peer, index string) bool {
 	st, _ := raw(t, e, "HEAD", "/"+index, "")
 	return st == 200
 }
 
-func deleteIndices(t *testing.T, e engine, pattern string) {
+func deleteIndices(t *testing.T, e peer, pattern string) {
 	raw(t, e, "DELETE", "/"+pattern+"?expand_wildcards=all", "")
 }
 
 // deleteRepo unregisters a repository, waiting (up to 30 s) while a
 // snapshot in it still runs: the engines refuse to unregister a repository
 // in use, and a leftover would fail the next run on the same engines.
-func deleteRepo(t *testing.T, e engine, name string) {
+func deleteRepo(t *testing.T, e peer, name string) {
 	for i := 0; i < 150; i++ {
 		st, _ := raw(t, e, "DELETE", "/_snapshot/"+name, "")
 		if st < 300 || st == 404 {
@@ -138,10 +140,10 @@ func deleteRepo(t *testing.T, e engine, name string) {
 }
 
 // fsRepo registers a fresh fs repository for one test and removes it after.
-func fsRepo(t *testing.T, e engine, name string) string {
+func fsRepo(t *testing.T, e peer, name string) string {
 	t.Helper()
 	loc := filepath.Join(repoRoot(t), "it", e.Name, name, fmt.Sprint(time.Now().UnixNano()))
-	_, err := e.Ops.RegisterRepository(ctx(t), snapshot.RepositorySpec{Name: name, Type: "fs", Settings: map[string]any{"location": loc}})
+	_, err := e.Ops.RegisterRepository(ctx(t), engine.RepositorySpec{Name: name, Type: "fs", Settings: map[string]any{"location": loc}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,24 +152,24 @@ func fsRepo(t *testing.T, e engine, name string) string {
 }
 
 // waitSnapshot polls until the snapshot leaves IN_PROGRESS.
-func waitSnapshot(t *testing.T, e engine, repo, name string) snapshot.Progress {
+func waitSnapshot(t *testing.T, e peer, repo, name string) engine.Progress {
 	t.Helper()
 	for i := 0; i < 300; i++ {
 		p, err := e.Ops.Status(ctx(t), repo, name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.State != snapshot.StateInProgress {
+		if p.State != model.StateInProgress {
 			return p
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("snapshot %s/%s still running after 60s", repo, name)
-	return snapshot.Progress{}
+	return engine.Progress{}
 }
 
 // waitRestore polls restore progress until done.
-func waitRestore(t *testing.T, e engine, targets []string) snapshot.RestoreProgress {
+func waitRestore(t *testing.T, e peer, targets []string) engine.RestoreProgress {
 	t.Helper()
 	for i := 0; i < 300; i++ {
 		p, err := e.Ops.RestoreStatus(ctx(t), targets)
@@ -177,7 +179,7 @@ func waitRestore(t *testing.T, e engine, targets []string) snapshot.RestoreProgr
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("restore of %v not done after 60s", targets)
-	return snapshot.RestoreProgress{}
+	return engine.RestoreProgress{}
 }
 
 // runningClock starts at a pinned time and advances with the real one, for
@@ -193,7 +195,7 @@ type fixedClock struct{ t time.Time }
 func (c fixedClock) Now() time.Time { return c.t }
 
 // deps wires handlers to a real engine, exactly as production does.
-func deps(e engine, env map[string]string, now time.Time) handler.Deps {
+func deps(e peer, env map[string]string, now time.Time) handler.Deps {
 	return handler.Deps{
 		Connect: wiring.SignedConnector(nil),
 		Clock:   fixedClock{now},

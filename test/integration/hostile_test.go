@@ -19,9 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/handler"
-	"github.com/essnap/essnap/pkg/snapshot"
+	"github.com/essnap/essnap/pkg/model"
 )
 
 // fault is what the fault proxy does with one request.
@@ -46,7 +47,7 @@ type faultProxy struct {
 	choose func(r *http.Request) fault
 }
 
-func newFaultProxy(t *testing.T, e engine, choose func(r *http.Request) fault) *faultProxy {
+func newFaultProxy(t *testing.T, e peer, choose func(r *http.Request) fault) *faultProxy {
 	t.Helper()
 	p := &faultProxy{seen: map[string]int{}, choose: choose}
 	target, err := url.Parse(e.URL)
@@ -119,7 +120,7 @@ func proxyDeps(proxyURL string, env map[string]string, timeout time.Duration) ha
 			if err != nil {
 				return nil, err
 			}
-			return snapshot.Ops{C: c}, nil
+			return engine.Ops{C: c}, nil
 		},
 		Clock: fixedClock{time.Now()},
 		Log:   slog.New(slog.NewJSONHandler(io.Discard, nil)),
@@ -136,7 +137,7 @@ func proxyDeps(proxyURL string, env map[string]string, timeout time.Duration) ha
 }
 
 // snapshotNames lists a repository's snapshot names straight from the engine.
-func snapshotNames(t *testing.T, e engine, repo string) []string {
+func snapshotNames(t *testing.T, e peer, repo string) []string {
 	t.Helper()
 	m := mustRaw(t, e, "GET", "/_snapshot/"+repo+"/_all?verbose=false", "")
 	var out []string
@@ -163,7 +164,7 @@ func TestHostileNamesRefusedBeforeSending(t *testing.T) {
 				t.Fatalf("the engine refused '.' itself (%d %v); this test shows essnap refusing what the engine accepts", st, m)
 			}
 			mustRaw(t, e, "DELETE", "/_snapshot/it-hn/%2E", "")
-			if _, err := e.Ops.CreateSnapshot(ctx(t), "it-hn", "s1", snapshot.CreateOptions{Indices: []string{"hn-logs"}, WaitForCompletion: true}); err != nil {
+			if _, err := e.Ops.CreateSnapshot(ctx(t), "it-hn", "s1", engine.CreateOptions{Indices: []string{"hn-logs"}, WaitForCompletion: true}); err != nil {
 				t.Fatal(err)
 			}
 			env := map[string]string{"ESSNAP_REPOSITORY": "it-hn"}
@@ -269,7 +270,7 @@ func TestRenameOntoSystemIndexRefused(t *testing.T) {
 			t.Cleanup(func() { deleteIndices(t, e, "rs-*"); deleteIndices(t, e, ".kibana-rs-*"); deleteIndices(t, e, ".rs-*") })
 			seed(t, e, "rs-logs", 3)
 			fsRepo(t, e, "it-rs")
-			if _, err := e.Ops.CreateSnapshot(ctx(t), "it-rs", "s1", snapshot.CreateOptions{Indices: []string{"rs-logs"}, WaitForCompletion: true}); err != nil {
+			if _, err := e.Ops.CreateSnapshot(ctx(t), "it-rs", "s1", engine.CreateOptions{Indices: []string{"rs-logs"}, WaitForCompletion: true}); err != nil {
 				t.Fatal(err)
 			}
 			env := map[string]string{"ESSNAP_REPOSITORY": "it-rs"}
@@ -336,7 +337,7 @@ func TestTakeSnapshotRefusesEmptySelection(t *testing.T) {
 				t.Fatalf("snapshots were made: %v", names)
 			}
 			res, err := handler.TakeSnapshot{Deps: deps(e, env, time.Now())}.Invoke(ctx(t), json.RawMessage(`{"snapshot":"es-alias","indices":["es-current","zzz-missing"],"wait_for_completion":true}`))
-			if err != nil || res.State != snapshot.StateSuccess || len(res.Indices) != 1 || res.Indices[0] != "es-logs" {
+			if err != nil || res.State != model.StateSuccess || len(res.Indices) != 1 || res.Indices[0] != "es-logs" {
 				t.Fatalf("alias: %+v %v", res, err)
 			}
 		})
@@ -368,7 +369,7 @@ func TestSnapshotMetadataLimitMatchesTheEngines(t *testing.T) {
 				n++
 			}
 			res, err := handler.TakeSnapshot{Deps: deps(e, env, time.Now())}.Invoke(ctx(t), json.RawMessage(event(n)))
-			if err != nil || res.State != snapshot.StateSuccess {
+			if err != nil || res.State != model.StateSuccess {
 				t.Fatalf("at the limit (note of %d bytes): %+v %v", n, res, err)
 			}
 			err = takeInvoke(deps(e, env, time.Now()), json.RawMessage(event(n+1)))
@@ -431,11 +432,11 @@ func TestNothingWasSentToTheEngine(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					_, err = snapshot.Ops{C: cl}.CreateSnapshot(ctx(t), "it-ns", "ns-1", snapshot.CreateOptions{Indices: []string{"ns-logs"}})
+					_, err = engine.Ops{C: cl}.CreateSnapshot(ctx(t), "it-ns", "ns-1", engine.CreateOptions{Indices: []string{"ns-logs"}})
 					if err == nil || !strings.Contains(err.Error(), "nothing was sent ("+c.why) || strings.Contains(err.Error(), "outcome unknown") {
 						t.Fatalf("create: %v", err)
 					}
-					other := engine{Name: e.Name, URL: c.endpoint}
+					other := peer{Name: e.Name, URL: c.endpoint}
 					err = takeInvoke(deps(other, map[string]string{"ESSNAP_REPOSITORY": "it-ns"}, time.Now()), json.RawMessage(`{"snapshot":"ns-2","indices":["ns-logs"]}`))
 					if typeName(err) != "EngineUnavailableError" || !strings.Contains(err.Error(), "nothing was sent") {
 						t.Fatalf("handler: %T %v", err, err)
@@ -512,7 +513,7 @@ func TestRestoreLostAnswerConverges(t *testing.T) {
 			seed(t, e, "rl-logs", 5)
 			seed(t, e, "rl-metrics", 3)
 			fsRepo(t, e, "it-rl")
-			if _, err := e.Ops.CreateSnapshot(ctx(t), "it-rl", "s1", snapshot.CreateOptions{Indices: []string{"rl-logs", "rl-metrics"}, WaitForCompletion: true}); err != nil {
+			if _, err := e.Ops.CreateSnapshot(ctx(t), "it-rl", "s1", engine.CreateOptions{Indices: []string{"rl-logs", "rl-metrics"}, WaitForCompletion: true}); err != nil {
 				t.Fatal(err)
 			}
 			env := map[string]string{"ESSNAP_REPOSITORY": "it-rl"}
@@ -583,7 +584,7 @@ func TestRestoreLostAnswerConverges(t *testing.T) {
 						}
 					}
 					// Another snapshot's restore under the same names is a conflict.
-					if _, err := e.Ops.CreateSnapshot(ctx(t), "it-rl", "s2"+c.suffix, snapshot.CreateOptions{Indices: []string{"rl-logs", "rl-metrics"}, WaitForCompletion: true}); err != nil {
+					if _, err := e.Ops.CreateSnapshot(ctx(t), "it-rl", "s2"+c.suffix, engine.CreateOptions{Indices: []string{"rl-logs", "rl-metrics"}, WaitForCompletion: true}); err != nil {
 						t.Fatal(err)
 					}
 					_, err = handler.Restore{Deps: d}.Invoke(ctx(t), json.RawMessage(`{"snapshot":"s2`+c.suffix+`","rename_suffix":"`+c.suffix+`"}`))

@@ -14,14 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/handler"
-	"github.com/essnap/essnap/pkg/snapshot"
+	"github.com/essnap/essnap/pkg/model"
 )
 
 // countingDeps wires handlers to e through a transport that counts the
 // requests retention sends (the product check's GET / excluded).
-func countingDeps(e engine, env map[string]string, now time.Time) (handler.Deps, *atomic.Int32) {
+func countingDeps(e peer, env map[string]string, now time.Time) (handler.Deps, *atomic.Int32) {
 	var n atomic.Int32
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	d := deps(e, env, now)
@@ -30,7 +31,7 @@ func countingDeps(e engine, env map[string]string, now time.Time) (handler.Deps,
 		if err != nil {
 			return nil, err
 		}
-		return snapshot.Ops{C: c}, nil
+		return engine.Ops{C: c}, nil
 	}
 	return d, &n
 }
@@ -47,7 +48,7 @@ func (c countingRT) RoundTrip(r *http.Request) (*http.Response, error) {
 	return c.next.RoundTrip(r)
 }
 
-func lifecycleEnv(t *testing.T, e engine, repo string) map[string]string {
+func lifecycleEnv(t *testing.T, e peer, repo string) map[string]string {
 	return map[string]string{
 		"ESSNAP_REPOSITORY": repo, "ESSNAP_REPOSITORY_TYPE": "fs",
 		"ESSNAP_FS_LOCATION": filepath.Join(repoRoot(t), "it", e.Name, repo, fmt.Sprint(time.Now().UnixNano())),
@@ -71,14 +72,14 @@ func TestRetentionOn200Snapshots(t *testing.T) {
 			}
 			const n = 200
 			for i := 0; i < n; i++ {
-				_, err := e.Ops.CreateSnapshot(ctx(t), "it-lc", fmt.Sprintf("nightly-%03d", i), snapshot.CreateOptions{
+				_, err := e.Ops.CreateSnapshot(ctx(t), "it-lc", fmt.Sprintf("nightly-%03d", i), engine.CreateOptions{
 					Indices: []string{"lc-logs"}, WaitForCompletion: true, Metadata: map[string]any{"essnap_policy": "nightly"}})
 				if err != nil {
 					t.Fatal(err)
 				}
 			}
 			for _, foreign := range []string{"nightly-handmade", "cs-automated-lookalike"} {
-				if _, err := e.Ops.CreateSnapshot(ctx(t), "it-lc", foreign, snapshot.CreateOptions{Indices: []string{"lc-logs"}, WaitForCompletion: true}); err != nil {
+				if _, err := e.Ops.CreateSnapshot(ctx(t), "it-lc", foreign, engine.CreateOptions{Indices: []string{"lc-logs"}, WaitForCompletion: true}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -133,7 +134,7 @@ func TestCollisionWithRunningSnapshot(t *testing.T) {
 			t.Cleanup(func() { raw(t, e, "DELETE", "/_snapshot/it-cr/*", ""); deleteRepo(t, e, "it-cr") })
 			d := deps(e, env, time.Now())
 			slow, err := (handler.TakeSnapshot{Deps: d}).Invoke(context.Background(), json.RawMessage(`{"snapshot":"nightly-slow","indices":["cr-*"]}`))
-			if err != nil || slow.State != snapshot.StateInProgress {
+			if err != nil || slow.State != model.StateInProgress {
 				t.Fatalf("slow snapshot: %+v %v", slow, err)
 			}
 			start := time.Now()
@@ -144,7 +145,7 @@ func TestCollisionWithRunningSnapshot(t *testing.T) {
 			t.Logf("refused after a bounded wait of %v: %v", time.Since(start).Round(time.Millisecond), err)
 			// A duplicate trigger of the running one is answered with it.
 			dup, err := (handler.TakeSnapshot{Deps: d}).Invoke(context.Background(), json.RawMessage(`{"snapshot":"nightly-slow","indices":["cr-*"]}`))
-			if err != nil || !dup.Existing || dup.State != snapshot.StateInProgress {
+			if err != nil || !dup.Existing || dup.State != model.StateInProgress {
 				t.Fatalf("duplicate: %+v %v", dup, err)
 			}
 			_, err = (handler.TakeSnapshot{Deps: d}).Invoke(context.Background(), json.RawMessage(`{"action":"retention","retention":{"max_count":1,"prefix":"nightly-"}}`))
@@ -220,7 +221,7 @@ func TestNoRetentionAfterPartial(t *testing.T) {
 			}
 			t.Cleanup(func() { deleteRepo(t, e, "it-np") })
 			for i := 0; i < 3; i++ {
-				if _, err := e.Ops.CreateSnapshot(ctx(t), "it-np", fmt.Sprintf("nightly-old-%d", i), snapshot.CreateOptions{Indices: []string{"np-*"}, WaitForCompletion: true, Metadata: map[string]any{"essnap_policy": "nightly"}}); err != nil {
+				if _, err := e.Ops.CreateSnapshot(ctx(t), "it-np", fmt.Sprintf("nightly-old-%d", i), engine.CreateOptions{Indices: []string{"np-*"}, WaitForCompletion: true, Metadata: map[string]any{"essnap_policy": "nightly"}}); err != nil {
 					t.Fatal(err)
 				}
 			}

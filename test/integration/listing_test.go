@@ -14,8 +14,8 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/model"
-	"github.com/essnap/essnap/pkg/snapshot"
 )
 
 // paths lists every key path of a JSON value ("snapshots[].shards.total"),
@@ -67,7 +67,7 @@ func TestNarrowedListingFixtures(t *testing.T) {
 				{model.PolicyMetadataKey: "nightly", model.OriginMetadataKey: map[string]any{"trigger": "schedule", "indices": []string{"nl-*"}}},
 				{model.PolicyMetadataKey: "nightly", model.DefaultPinKey: true, "ticket": "OPS-1"},
 			} {
-				if _, err := e.Ops.CreateSnapshot(ctx(t), "it-nl", fmt.Sprintf("nightly-%d", i), snapshot.CreateOptions{Indices: []string{"nl-logs"}, Metadata: meta, WaitForCompletion: true}); err != nil {
+				if _, err := e.Ops.CreateSnapshot(ctx(t), "it-nl", fmt.Sprintf("nightly-%d", i), engine.CreateOptions{Indices: []string{"nl-logs"}, Metadata: meta, WaitForCompletion: true}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -107,7 +107,7 @@ func TestNarrowedListingFixtures(t *testing.T) {
 }
 
 // rawBytes sends a request and returns status and the body as sent.
-func rawBytes(t *testing.T, e engine, method, path string) (int, []byte) {
+func rawBytes(t *testing.T, e peer, method, path string) (int, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(method, e.URL+path, nil)
 	res, err := http.DefaultClient.Do(req)

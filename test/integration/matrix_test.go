@@ -25,7 +25,7 @@ const (
 	os35  = "opensearch-3.5"
 )
 
-func engineNamed(t *testing.T, name string) engine {
+func engineNamed(t *testing.T, name string) peer {
 	t.Helper()
 	for _, e := range engines(t) {
 		if e.Name == name {
@@ -33,7 +33,7 @@ func engineNamed(t *testing.T, name string) engine {
 		}
 	}
 	t.Fatalf("engine %s is not in ESSNAP_TEST_ENGINES; scripts/test.sh starts the whole matrix", name)
-	return engine{}
+	return peer{}
 }
 
 // Each engine writes its own version into index.version.created, and
@@ -115,7 +115,7 @@ func TestEngineVersionInCompatibilityMode(t *testing.T) {
 // Elasticsearch 7.10 leaves: an index Elasticsearch created (restored from
 // its snapshot) beside one 2.19 created. It returns the shared repository
 // location.
-func trap(t *testing.T, es, src engine, prefix string) string {
+func trap(t *testing.T, es, src peer, prefix string) string {
 	t.Helper()
 	deleteIndices(t, es, prefix+"*")
 	deleteIndices(t, src, prefix+"*")
@@ -188,7 +188,7 @@ func TestRestoreTooOldIsVersionMismatch(t *testing.T) {
 
 	for _, c := range []struct {
 		name    string
-		src     engine
+		src     peer
 		indices string
 		want    []string
 	}{
@@ -236,7 +236,7 @@ func TestVerifyFindsDuplicateIDs(t *testing.T) {
 				fmt.Fprintf(&bulk, "{\"index\":{\"_id\":\"d%d\",\"routing\":\"tenant-a\"}}\n{\"m\":%d}\n", j, j)
 				fmt.Fprintf(&replay, "{\"create\":{\"_id\":\"d%d\"}}\n{\"m\":%d}\n", j, j)
 			}
-			for _, e := range []engine{src, tgt} {
+			for _, e := range []peer{src, tgt} {
 				mustRaw(t, e, "PUT", "/vd-logs", `{"settings":{"number_of_shards":3,"number_of_replicas":0}}`)
 				bulkNDJSON(t, e, "/vd-logs/_bulk?refresh=true", bulk.String())
 			}
@@ -258,7 +258,7 @@ func TestVerifyFindsDuplicateIDs(t *testing.T) {
 	}
 }
 
-func bulkNDJSON(t *testing.T, e engine, path, body string) {
+func bulkNDJSON(t *testing.T, e peer, path, body string) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", e.URL+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/x-ndjson")

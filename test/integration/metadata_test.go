@@ -18,7 +18,7 @@ import (
 // set as index.default_pipeline, a legacy template, a composable template
 // built from two component templates, each with an alias; on Elasticsearch
 // also a template carrying the Elasticsearch-only _tier_preference.
-func mdSource(t *testing.T, src engine) {
+func mdSource(t *testing.T, src peer) {
 	t.Helper()
 	mustRaw(t, src, "PUT", "/_ingest/pipeline/md-pipe", `{"description":"marks documents","processors":[{"set":{"field":"pipeline_ran","value":true}}]}`)
 	mustRaw(t, src, "PUT", "/_template/md-legacy", `{"order":1,"index_patterns":["md-legacy-*"],"settings":{"index.number_of_replicas":0,"index.default_pipeline":"md-pipe"},"mappings":{"properties":{"host":{"type":"keyword"},"@timestamp":{"type":"date"}}},"aliases":{"md-legacy":{}}}`)
@@ -32,7 +32,7 @@ func mdSource(t *testing.T, src engine) {
 	}
 }
 
-func mdCleanup(t *testing.T, engines ...engine) {
+func mdCleanup(t *testing.T, engines ...peer) {
 	for _, e := range engines {
 		deleteIndices(t, e, "md-*")
 		for _, p := range []string{"/_index_template/md-composable", "/_component_template/md-comp-mappings", "/_component_template/md-comp-settings", "/_template/md-*", "/_ingest/pipeline/md-*"} {
@@ -41,7 +41,7 @@ func mdCleanup(t *testing.T, engines ...engine) {
 	}
 }
 
-func mdInvoke(t *testing.T, src, tgt engine, extra string) (handler.MetadataResult, error) {
+func mdInvoke(t *testing.T, src, tgt peer, extra string) (handler.MetadataResult, error) {
 	t.Helper()
 	ev := fmt.Sprintf(`{"source":{"endpoint":%q,"unsigned":true},"target":{"endpoint":%q,"unsigned":true},"indices":["md-src-*"],"include":["md-*"]%s}`, src.URL, tgt.URL, extra)
 	return (handler.Metadata{Deps: deps(src, nil, time.Now())}).Invoke(context.Background(), json.RawMessage(ev))

@@ -13,8 +13,10 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v7"
 	"github.com/elastic/go-elasticsearch/v7/esapi"
+	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/failure"
+	"github.com/essnap/essnap/pkg/model"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
 
@@ -61,7 +63,7 @@ func TestRegisterIdempotentAndReadonly(t *testing.T) {
 	for _, e := range engines(t) {
 		t.Run(e.Name, func(t *testing.T) {
 			loc := fsRepo(t, e, "it-reg") // created
-			spec := snapshot.RepositorySpec{Name: "it-reg", Type: "fs", Settings: map[string]any{"location": loc}, Verify: true}
+			spec := engine.RepositorySpec{Name: "it-reg", Type: "fs", Settings: map[string]any{"location": loc}, Verify: true}
 			r, err := e.Ops.RegisterRepository(ctx(t), spec)
 			if err != nil || r.Status != "unchanged" || !r.Verified {
 				t.Fatalf("re-register: %+v %v", r, err)
@@ -70,7 +72,7 @@ func TestRegisterIdempotentAndReadonly(t *testing.T) {
 			if r, err = e.Ops.RegisterRepository(ctx(t), spec); err != nil || r.Status != "updated" {
 				t.Fatalf("update: %+v %v", r, err)
 			}
-			ro := snapshot.RepositorySpec{Name: "it-reg-ro", Type: "fs", Settings: map[string]any{"location": loc, "readonly": true}}
+			ro := engine.RepositorySpec{Name: "it-reg-ro", Type: "fs", Settings: map[string]any{"location": loc, "readonly": true}}
 			if r, err = e.Ops.RegisterRepository(ctx(t), ro); err != nil || r.Status != "created" {
 				t.Fatalf("readonly: %+v %v", r, err)
 			}
@@ -81,12 +83,12 @@ func TestRegisterIdempotentAndReadonly(t *testing.T) {
 				t.Fatalf("readonly not set on engine: %v", settings)
 			}
 			// Turning readonly off, or re-pointing the repository, needs replace.
-			writable := snapshot.RepositorySpec{Name: "it-reg-ro", Type: "fs", Settings: map[string]any{"location": loc}}
-			if _, err := e.Ops.RegisterRepository(ctx(t), writable); !errors.Is(err, snapshot.ErrRepositoryConflict) || typeName(failure.Classify(err)) != "ValidationError" {
+			writable := engine.RepositorySpec{Name: "it-reg-ro", Type: "fs", Settings: map[string]any{"location": loc}}
+			if _, err := e.Ops.RegisterRepository(ctx(t), writable); !errors.Is(err, failure.ErrRepositoryConflict) || typeName(failure.Classify(err)) != "ValidationError" {
 				t.Fatalf("readonly turned off silently: %v", err)
 			}
-			moved := snapshot.RepositorySpec{Name: "it-reg", Type: "fs", Settings: map[string]any{"location": loc + "-elsewhere"}}
-			if _, err := e.Ops.RegisterRepository(ctx(t), moved); !errors.Is(err, snapshot.ErrRepositoryConflict) || !strings.Contains(err.Error(), "location") {
+			moved := engine.RepositorySpec{Name: "it-reg", Type: "fs", Settings: map[string]any{"location": loc + "-elsewhere"}}
+			if _, err := e.Ops.RegisterRepository(ctx(t), moved); !errors.Is(err, failure.ErrRepositoryConflict) || !strings.Contains(err.Error(), "location") {
 				t.Fatalf("repository re-pointed silently: %v", err)
 			}
 			if m := mustRaw(t, e, "GET", "/_snapshot/it-reg-ro", ""); m["it-reg-ro"].(map[string]any)["settings"].(map[string]any)["readonly"] != "true" {
@@ -95,7 +97,7 @@ func TestRegisterIdempotentAndReadonly(t *testing.T) {
 			// replace re-points a repository, but never makes it a second
 			// writer on a location another repository writes (issue 10).
 			writable.Replace = true
-			if _, err := e.Ops.RegisterRepository(ctx(t), writable); !errors.Is(err, snapshot.ErrRepositoryConflict) || !strings.Contains(err.Error(), "already used by repository it-reg") {
+			if _, err := e.Ops.RegisterRepository(ctx(t), writable); !errors.Is(err, failure.ErrRepositoryConflict) || !strings.Contains(err.Error(), "already used by repository it-reg") {
 				t.Fatalf("replace made a second writer: %v", err)
 			}
 			writable.Settings["location"] = loc + "-own"
@@ -104,7 +106,7 @@ func TestRegisterIdempotentAndReadonly(t *testing.T) {
 			}
 			mustRaw(t, e, "PUT", "/_snapshot/it-reg-ro", fmt.Sprintf(`{"type":"fs","settings":{"location":%q,"readonly":true}}`, loc))
 			// A snapshot into the readonly repository is refused by the engine.
-			_, err = e.Ops.CreateSnapshot(ctx(t), "it-reg-ro", "nope", snapshot.CreateOptions{})
+			_, err = e.Ops.CreateSnapshot(ctx(t), "it-reg-ro", "nope", engine.CreateOptions{})
 			if err == nil {
 				t.Fatal("snapshot into a readonly repository succeeded")
 			}
@@ -122,12 +124,12 @@ func TestSnapshotSomeAndAllIdempotent(t *testing.T) {
 			seed(t, e, "sa-metrics", 5)
 			fsRepo(t, e, "it-sa")
 
-			some, err := e.Ops.CreateSnapshot(ctx(t), "it-sa", "some", snapshot.CreateOptions{Indices: []string{"sa-logs-*"}})
+			some, err := e.Ops.CreateSnapshot(ctx(t), "it-sa", "some", engine.CreateOptions{Indices: []string{"sa-logs-*"}})
 			if err != nil || some.Existing {
 				t.Fatalf("create: %+v %v", some, err)
 			}
 			p := waitSnapshot(t, e, "it-sa", "some")
-			if p.State != snapshot.StateSuccess {
+			if p.State != model.StateSuccess {
 				t.Fatalf("state %s", p.State)
 			}
 			slices.Sort(p.Indices)
@@ -137,12 +139,12 @@ func TestSnapshotSomeAndAllIdempotent(t *testing.T) {
 			if p.TotalBytes <= 0 || p.ShardsTotal != 2 || p.ShardsDone != 2 {
 				t.Fatalf("progress %+v", p)
 			}
-			again, err := e.Ops.CreateSnapshot(ctx(t), "it-sa", "some", snapshot.CreateOptions{Indices: []string{"sa-logs-*"}})
+			again, err := e.Ops.CreateSnapshot(ctx(t), "it-sa", "some", engine.CreateOptions{Indices: []string{"sa-logs-*"}})
 			if err != nil || !again.Existing || again.Snapshot.UUID != some.Snapshot.UUID && some.Snapshot.UUID != "" {
 				t.Fatalf("rerun should return the existing snapshot: %+v %v", again, err)
 			}
-			all, err := e.Ops.CreateSnapshot(ctx(t), "it-sa", "all", snapshot.CreateOptions{WaitForCompletion: true, Metadata: map[string]any{"by": "it"}})
-			if err != nil || all.Snapshot.State != snapshot.StateSuccess {
+			all, err := e.Ops.CreateSnapshot(ctx(t), "it-sa", "all", engine.CreateOptions{WaitForCompletion: true, Metadata: map[string]any{"by": "it"}})
+			if err != nil || all.Snapshot.State != model.StateSuccess {
 				t.Fatalf("all: %+v %v", all, err)
 			}
 			for _, want := range []string{"sa-logs-2026.11.22", "sa-logs-2026.11.23", "sa-metrics"} {
@@ -179,7 +181,7 @@ func TestDateMathNames(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.Ops.CreateSnapshot(ctx(t), "it-dm", "<dm-{now/d}>", snapshot.CreateOptions{Indices: []string{"nothing-*"}, IgnoreUnavailable: true, WaitForCompletion: true}); err != nil {
+			if _, err := e.Ops.CreateSnapshot(ctx(t), "it-dm", "<dm-{now/d}>", engine.CreateOptions{Indices: []string{"nothing-*"}, IgnoreUnavailable: true, WaitForCompletion: true}); err != nil {
 				t.Fatalf("engine-side date math: %v", err)
 			}
 			after, _ := snapshot.ResolveName("snapshot", "<dm-{now/d}>", time.Now())
@@ -196,7 +198,7 @@ func TestDateMathNames(t *testing.T) {
 			if err != nil || name != "tz-2026.11.24" {
 				t.Fatalf("tz name %q %v", name, err)
 			}
-			if _, err := e.Ops.CreateSnapshot(ctx(t), "it-dm", "<tz-{now/d{yyyy.MM.dd|+09:00}}>", snapshot.CreateOptions{Indices: []string{"nothing-*"}, IgnoreUnavailable: true, WaitForCompletion: true}); err != nil {
+			if _, err := e.Ops.CreateSnapshot(ctx(t), "it-dm", "<tz-{now/d{yyyy.MM.dd|+09:00}}>", engine.CreateOptions{Indices: []string{"nothing-*"}, IgnoreUnavailable: true, WaitForCompletion: true}); err != nil {
 				t.Fatalf("engine-side date math with zone: %v", err)
 			}
 			want, _ := snapshot.ResolveName("snapshot", "tz-{now/d{yyyy.MM.dd|+09:00}}", time.Now())
@@ -215,7 +217,7 @@ func TestRestoreWithAndWithoutRename(t *testing.T) {
 			seed(t, e, "rs-logs-a", 40)
 			seed(t, e, "rs-logs-b", 10)
 			fsRepo(t, e, "it-rs")
-			if _, err := e.Ops.CreateSnapshot(ctx(t), "it-rs", "s1", snapshot.CreateOptions{Indices: []string{"rs-*"}, WaitForCompletion: true}); err != nil {
+			if _, err := e.Ops.CreateSnapshot(ctx(t), "it-rs", "s1", engine.CreateOptions{Indices: []string{"rs-*"}, WaitForCompletion: true}); err != nil {
 				t.Fatal(err)
 			}
 
@@ -224,7 +226,7 @@ func TestRestoreWithAndWithoutRename(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := e.Ops.Restore(ctx(t), "it-rs", "latest", snapshot.RestoreOptions{Indices: []string{"rs-logs-*"}, Rename: rn, IndexSettings: map[string]any{"index.number_of_replicas": 0}})
+			res, err := e.Ops.Restore(ctx(t), "it-rs", "latest", engine.RestoreOptions{Indices: []string{"rs-logs-*"}, Rename: rn, IndexSettings: map[string]any{"index.number_of_replicas": 0}})
 			if err != nil || !res.Accepted || res.Snapshot != "s1" {
 				t.Fatalf("restore renamed: %+v %v", res, err)
 			}
@@ -241,7 +243,7 @@ func TestRestoreWithAndWithoutRename(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err = e.Ops.Restore(ctx(t), "it-rs", "s1", snapshot.RestoreOptions{Indices: []string{"rs-logs-a"}, Rename: rn2})
+			res, err = e.Ops.Restore(ctx(t), "it-rs", "s1", engine.RestoreOptions{Indices: []string{"rs-logs-a"}, Rename: rn2})
 			if err != nil || res.Indices[0].Target != "rs-copy-logs-a" {
 				t.Fatalf("regex rename: %+v %v", res, err)
 			}
@@ -253,7 +255,7 @@ func TestRestoreWithAndWithoutRename(t *testing.T) {
 			// Without rename, after the originals are gone.
 			deleteIndices(t, e, "rs-logs-a")
 			deleteIndices(t, e, "rs-logs-b")
-			res, err = e.Ops.Restore(ctx(t), "it-rs", "s1", snapshot.RestoreOptions{})
+			res, err = e.Ops.Restore(ctx(t), "it-rs", "s1", engine.RestoreOptions{})
 			if err != nil || len(res.Indices) != 2 || res.Indices[0].Target != "rs-logs-a" {
 				t.Fatalf("plain restore: %+v %v", res, err)
 			}
@@ -274,7 +276,7 @@ func TestRestoreCollisionRefusedAndNothingChanged(t *testing.T) {
 			seed(t, e, "co-b", 3)
 			seed(t, e, "co-c", 3)
 			fsRepo(t, e, "it-co")
-			if _, err := e.Ops.CreateSnapshot(ctx(t), "it-co", "s1", snapshot.CreateOptions{Indices: []string{"co-*"}, WaitForCompletion: true}); err != nil {
+			if _, err := e.Ops.CreateSnapshot(ctx(t), "it-co", "s1", engine.CreateOptions{Indices: []string{"co-*"}, WaitForCompletion: true}); err != nil {
 				t.Fatal(err)
 			}
 			deleteIndices(t, e, "co-c")
@@ -282,7 +284,7 @@ func TestRestoreCollisionRefusedAndNothingChanged(t *testing.T) {
 			seed(t, e, "co-a-restored", 1)
 			before, _ := e.Ops.Indices(ctx(t), "*")
 
-			_, err := e.Ops.Restore(ctx(t), "it-co", "s1", snapshot.RestoreOptions{})
+			_, err := e.Ops.Restore(ctx(t), "it-co", "s1", engine.RestoreOptions{})
 			var ce *snapshot.CollisionError
 			if !errors.As(err, &ce) || len(ce.Collisions) != 2 {
 				t.Fatalf("want one error naming co-a and co-b, got %v", err)
@@ -294,7 +296,7 @@ func TestRestoreCollisionRefusedAndNothingChanged(t *testing.T) {
 				t.Fatalf("not typed IndexConflictError: %T", failure.Classify(err))
 			}
 			rn, _ := snapshot.Rename{Suffix: "-restored"}.Compile()
-			_, err = e.Ops.Restore(ctx(t), "it-co", "s1", snapshot.RestoreOptions{Rename: rn})
+			_, err = e.Ops.Restore(ctx(t), "it-co", "s1", engine.RestoreOptions{Rename: rn})
 			if !errors.As(err, &ce) || len(ce.Collisions) != 1 || ce.Collisions[0].Index != "co-a-restored" {
 				t.Fatalf("renamed collision: %v", err)
 			}
@@ -330,7 +332,7 @@ func TestRenameValidationMatchesEngine(t *testing.T) {
 			t.Cleanup(func() { deleteIndices(t, e, "rv-*"); deleteIndices(t, e, "r_*") })
 			seed(t, e, "rv-logs", 2)
 			fsRepo(t, e, "it-rv")
-			if _, err := e.Ops.CreateSnapshot(ctx(t), "it-rv", "s1", snapshot.CreateOptions{Indices: []string{"rv-logs"}, WaitForCompletion: true}); err != nil {
+			if _, err := e.Ops.CreateSnapshot(ctx(t), "it-rv", "s1", engine.CreateOptions{Indices: []string{"rv-logs"}, WaitForCompletion: true}); err != nil {
 				t.Fatal(err)
 			}
 			st, m := raw(t, e, "POST", "/_snapshot/it-rv/s1/_restore", `{"indices":"rv-logs","rename_pattern":"*","rename_replacement":"$1-restored"}`)
@@ -349,7 +351,7 @@ func TestRenameValidationMatchesEngine(t *testing.T) {
 			}
 			// And essnap's own mapping equals the engine's for the working form.
 			rn, _ := snapshot.Rename{Pattern: "(.+)", Replacement: "$1-restored"}.Compile()
-			res, err := e.Ops.Restore(ctx(t), "it-rv", "s1", snapshot.RestoreOptions{Rename: rn})
+			res, err := e.Ops.Restore(ctx(t), "it-rv", "s1", engine.RestoreOptions{Rename: rn})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -359,7 +361,7 @@ func TestRenameValidationMatchesEngine(t *testing.T) {
 			}
 			// A rename producing an invalid index name is refused locally.
 			bad, _ := snapshot.Rename{Pattern: "(.+)", Replacement: "X$1"}.Compile()
-			if _, err := e.Ops.Restore(ctx(t), "it-rv", "s1", snapshot.RestoreOptions{Rename: bad}); err == nil || !strings.Contains(err.Error(), "lowercase") {
+			if _, err := e.Ops.Restore(ctx(t), "it-rv", "s1", engine.RestoreOptions{Rename: bad}); err == nil || !strings.Contains(err.Error(), "lowercase") {
 				t.Fatalf("invalid target name accepted: %v", err)
 			}
 		})
@@ -376,25 +378,25 @@ func TestPartialReportedTruthfully(t *testing.T) {
 			seed(t, e, "pa-ok", 5)
 			mustRaw(t, e, "PUT", "/pa-red?wait_for_active_shards=0", `{"settings":{"number_of_shards":1,"number_of_replicas":0,"index.routing.allocation.require._name":"no-such-node"}}`)
 			fsRepo(t, e, "it-pa")
-			res, err := e.Ops.CreateSnapshot(ctx(t), "it-pa", "p1", snapshot.CreateOptions{Indices: []string{"pa-*"}, Partial: true, WaitForCompletion: true})
+			res, err := e.Ops.CreateSnapshot(ctx(t), "it-pa", "p1", engine.CreateOptions{Indices: []string{"pa-*"}, Partial: true, WaitForCompletion: true})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Snapshot.State != snapshot.StatePartial || res.Snapshot.Shards.Failed != 1 {
+			if res.Snapshot.State != model.StatePartial || res.Snapshot.Shards.Failed != 1 {
 				t.Fatalf("want PARTIAL with 1 failed shard, got %+v", res.Snapshot)
 			}
 			m := mustRaw(t, e, "GET", "/_snapshot/it-pa/p1/_status", "")
 			raw := m["snapshots"].([]any)[0].(map[string]any)["state"]
 			t.Logf("_status says %v for a PARTIAL snapshot", raw)
 			p, err := e.Ops.Status(ctx(t), "it-pa", "p1")
-			if err != nil || p.State != snapshot.StatePartial {
+			if err != nil || p.State != model.StatePartial {
 				t.Fatalf("Status: %+v %v", p, err)
 			}
 			// Without partial the engine refuses the snapshot outright: nothing half-done.
-			_, err = e.Ops.CreateSnapshot(ctx(t), "it-pa", "p2", snapshot.CreateOptions{Indices: []string{"pa-*"}, WaitForCompletion: true})
+			_, err = e.Ops.CreateSnapshot(ctx(t), "it-pa", "p2", engine.CreateOptions{Indices: []string{"pa-*"}, WaitForCompletion: true})
 			if err == nil {
 				info, _ := e.Ops.GetSnapshot(ctx(t), "it-pa", "p2")
-				if info.State != snapshot.StateFailed && info.State != snapshot.StatePartial {
+				if info.State != model.StateFailed && info.State != model.StatePartial {
 					t.Fatalf("unavailable primary without partial: %+v", info)
 				}
 			}
@@ -414,15 +416,15 @@ func TestEngineErrorsAreTyped(t *testing.T) {
 				{"repository missing", func() error { _, err := e.Ops.GetSnapshot(ctx(t), "no-such-repo", "x"); return err }, "RepositoryMissingError"},
 				{"snapshot missing", func() error { _, err := e.Ops.GetSnapshot(ctx(t), "it-er", "no-such-snap"); return err }, "SnapshotMissingError"},
 				{"restore of missing snapshot", func() error {
-					_, err := e.Ops.Restore(ctx(t), "it-er", "no-such-snap", snapshot.RestoreOptions{})
+					_, err := e.Ops.Restore(ctx(t), "it-er", "no-such-snap", engine.RestoreOptions{})
 					return err
 				}, "SnapshotMissingError"},
 				{"latest of an empty repository", func() error {
-					_, err := e.Ops.Restore(ctx(t), "it-er", "latest", snapshot.RestoreOptions{})
+					_, err := e.Ops.Restore(ctx(t), "it-er", "latest", engine.RestoreOptions{})
 					return err
 				}, "SnapshotMissingError"},
 				{"invalid name sent to the engine", func() error {
-					_, err := e.Ops.CreateSnapshot(ctx(t), "it-er", "Upper Case", snapshot.CreateOptions{})
+					_, err := e.Ops.CreateSnapshot(ctx(t), "it-er", "Upper Case", engine.CreateOptions{})
 					return err
 				}, "ValidationError"},
 			}

@@ -13,7 +13,7 @@ import (
 )
 
 // engineOf reads an engine's version for the pairing rules.
-func engineOf(t *testing.T, e engine) migrate.Engine {
+func engineOf(t *testing.T, e peer) migrate.Engine {
 	v, err := e.Ops.EngineVersion(ctx(t))
 	if err != nil {
 		t.Fatal(err)

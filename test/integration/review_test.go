@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/handler"
+	"github.com/essnap/essnap/pkg/model"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
 
@@ -30,7 +32,7 @@ func TestRestoreRefusesAliasCollision(t *testing.T) {
 			seed(t, e, "ra-logs", 3)
 			seed(t, e, "ra-metrics", 2)
 			fsRepo(t, e, "it-ra")
-			if _, err := e.Ops.CreateSnapshot(ctx(t), "it-ra", "s1", snapshot.CreateOptions{Indices: []string{"ra-logs", "ra-metrics"}, WaitForCompletion: true}); err != nil {
+			if _, err := e.Ops.CreateSnapshot(ctx(t), "it-ra", "s1", engine.CreateOptions{Indices: []string{"ra-logs", "ra-metrics"}, WaitForCompletion: true}); err != nil {
 				t.Fatal(err)
 			}
 			seed(t, e, "ra-live", 1)
@@ -53,7 +55,7 @@ func TestRestoreRefusesAliasCollision(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = e.Ops.Restore(ctx(t), "it-ra", "s1", snapshot.RestoreOptions{Rename: rn})
+			_, err = e.Ops.Restore(ctx(t), "it-ra", "s1", engine.RestoreOptions{Rename: rn})
 			var ce *snapshot.CollisionError
 			if !errors.As(err, &ce) {
 				t.Fatalf("want a CollisionError, got %v", err)
@@ -121,7 +123,7 @@ func TestBlockingCreateIntoDeadlineReportsInProgress(t *testing.T) {
 				t.Fatalf("bd-logs holds %d bytes; the throttle needs a known size", size)
 			}
 			loc := filepath.Join(repoRoot(t), "it", e.Name, "it-bd", fmt.Sprint(time.Now().UnixNano()))
-			if _, err := e.Ops.RegisterRepository(ctx(t), snapshot.RepositorySpec{Name: "it-bd", Type: "fs",
+			if _, err := e.Ops.RegisterRepository(ctx(t), engine.RepositorySpec{Name: "it-bd", Type: "fs",
 				Settings: map[string]any{"location": loc, "max_snapshot_bytes_per_sec": fmt.Sprintf("%db", size/6)}}); err != nil {
 				t.Fatal(err)
 			}
@@ -137,14 +139,14 @@ func TestBlockingCreateIntoDeadlineReportsInProgress(t *testing.T) {
 			}
 			dctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 			defer cancel()
-			res, err := snapshot.Ops{C: c}.CreateSnapshot(dctx, "it-bd", "s1", snapshot.CreateOptions{Indices: []string{"bd-logs"}, WaitForCompletion: true})
+			res, err := engine.Ops{C: c}.CreateSnapshot(dctx, "it-bd", "s1", engine.CreateOptions{Indices: []string{"bd-logs"}, WaitForCompletion: true})
 			if err != nil {
 				t.Fatalf("blocking create into the deadline: %v (%s)", err, typeName(failure.Classify(err)))
 			}
-			if res.Snapshot.State == snapshot.StateSuccess {
+			if res.Snapshot.State == model.StateSuccess {
 				t.Fatalf("the throttled snapshot finished within the deadline; nothing was tested: %+v", res)
 			}
-			if res.Snapshot.State != snapshot.StateInProgress || !res.Recovered {
+			if res.Snapshot.State != model.StateInProgress || !res.Recovered {
 				t.Fatalf("result %+v, want the snapshot IN_PROGRESS, recovered by the state check", res)
 			}
 			if dctx.Err() != nil {
@@ -155,7 +157,7 @@ func TestBlockingCreateIntoDeadlineReportsInProgress(t *testing.T) {
 }
 
 // openScrolls sums the engine's open search contexts (scrolls).
-func openScrolls(t *testing.T, e engine) int {
+func openScrolls(t *testing.T, e peer) int {
 	t.Helper()
 	m := mustRaw(t, e, "GET", "/_nodes/stats/indices/search", "")
 	n := 0

@@ -1,4 +1,4 @@
-package snapshot
+package engine
 
 import (
 	"context"
@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/essnap/essnap/pkg/esclient"
+	"github.com/essnap/essnap/pkg/failure"
+	"github.com/essnap/essnap/pkg/model"
+	"github.com/essnap/essnap/pkg/snapshot"
 )
 
 const openSearchRoot = `{"version":{"distribution":"opensearch","number":"2.11.0"},"tagline":"The OpenSearch Project: https://opensearch.org/"}`
@@ -54,7 +57,7 @@ func TestBlockingCreateIntoDeadlineReportsInProgress(t *testing.T) {
 	if err != nil {
 		t.Fatalf("blocking create into the deadline: %v", err)
 	}
-	if res.Snapshot.State != StateInProgress || !res.Recovered || res.Snapshot.Name != "nightly-2026.11.24" {
+	if res.Snapshot.State != model.StateInProgress || !res.Recovered || res.Snapshot.Name != "nightly-2026.11.24" {
 		t.Fatalf("result %+v, want the snapshot IN_PROGRESS (recovered)", res)
 	}
 	if n := puts.Load(); n != 1 {
@@ -82,7 +85,7 @@ func TestRestoreLostAnswerMessageIsTruthful(t *testing.T) {
 		}
 	})
 	_, err := ops.Restore(context.Background(), "r", "s", RestoreOptions{})
-	if !errors.Is(err, ErrOutcomeUnknown) {
+	if !errors.Is(err, failure.ErrOutcomeUnknown) {
 		t.Fatalf("err %v", err)
 	}
 	msg := err.Error()
@@ -126,18 +129,18 @@ func aliasDomain(t *testing.T) (Ops, *atomic.Int32, *atomic.Value) {
 // is sent.
 func TestRestoreRefusesAliasCollisions(t *testing.T) {
 	ops, writes, query := aliasDomain(t)
-	rn, err := Rename{Suffix: "-restored"}.Compile()
+	rn, err := snapshot.Rename{Suffix: "-restored"}.Compile()
 	if err != nil {
 		t.Fatal(err)
 	}
 	res, err := ops.Restore(context.Background(), "r", "s", RestoreOptions{Rename: rn})
-	var ce *CollisionError
+	var ce *snapshot.CollisionError
 	if !errors.As(err, &ce) {
-		t.Fatalf("want a CollisionError, got %v", err)
+		t.Fatalf("want a snapshot.CollisionError, got %v", err)
 	}
-	want := []Collision{
-		{Index: "logs-restored", Source: "logs", Status: StatusAlias, AliasOf: []string{"logs-v2"}},
-		{Index: "metrics-restored", Source: "metrics", Status: StatusAlias, AliasOf: []string{".hidden-store"}},
+	want := []snapshot.Collision{
+		{Index: "logs-restored", Source: "logs", Status: snapshot.StatusAlias, AliasOf: []string{"logs-v2"}},
+		{Index: "metrics-restored", Source: "metrics", Status: snapshot.StatusAlias, AliasOf: []string{".hidden-store"}},
 	}
 	if !reflect.DeepEqual(ce.Collisions, want) || !reflect.DeepEqual(res.Collisions, want) {
 		t.Fatalf("collisions %+v, want %+v", ce.Collisions, want)
@@ -170,7 +173,7 @@ func TestTakenNamesIncludesAliases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantTaken := map[string]string{"logs-v2": "open", ".hidden-store": "open", "logs-restored": StatusAlias, "metrics-restored": StatusAlias, "current": StatusAlias}
+	wantTaken := map[string]string{"logs-v2": "open", ".hidden-store": "open", "logs-restored": snapshot.StatusAlias, "metrics-restored": snapshot.StatusAlias, "current": snapshot.StatusAlias}
 	if !reflect.DeepEqual(taken, wantTaken) {
 		t.Fatalf("taken %v, want %v", taken, wantTaken)
 	}
@@ -179,18 +182,18 @@ func TestTakenNamesIncludesAliases(t *testing.T) {
 		t.Fatalf("aliases %v, want %v", aliases, wantAliases)
 	}
 	// The plan reports an alias collision by its status.
-	plan, err := PlanRestore([]string{"current", "logs"}, nil, false, nil, taken)
+	plan, err := snapshot.PlanRestore([]string{"current", "logs"}, nil, false, nil, taken)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []Collision{{Index: "current", Source: "current", Status: StatusAlias}}; !reflect.DeepEqual(plan.Collisions, want) {
+	if want := []snapshot.Collision{{Index: "current", Source: "current", Status: snapshot.StatusAlias}}; !reflect.DeepEqual(plan.Collisions, want) {
 		t.Fatalf("collisions %+v", plan.Collisions)
 	}
 }
 
 // Index-only collisions keep their message (operators and docs quote it).
 func TestCollisionMessageWithoutAliasesUnchanged(t *testing.T) {
-	e := &CollisionError{Repository: "r", Snapshot: "s", Collisions: []Collision{{Index: "a", Source: "a", Status: "open"}}}
+	e := &snapshot.CollisionError{Repository: "r", Snapshot: "s", Collisions: []snapshot.Collision{{Index: "a", Source: "a", Status: "open"}}}
 	if got, want := e.Error(), `restore r/s refused: 1 target indices already exist: a (from a, open); rename the restore (rename_suffix "-restored"), pick other indices, or delete/close those indices first`; got != want {
 		t.Fatalf("message %q", got)
 	}

@@ -1,4 +1,4 @@
-package snapshot
+package engine
 
 import (
 	"context"
@@ -14,6 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/essnap/essnap/pkg/esclient"
+	"github.com/essnap/essnap/pkg/failure"
+	"github.com/essnap/essnap/pkg/model"
+	"github.com/essnap/essnap/pkg/snapshot"
 )
 
 // fakeDomain answers GET / like an AWS OpenSearch domain and hands the rest
@@ -54,7 +57,7 @@ func TestCreateAfter504ChecksStateInsteadOfResending(t *testing.T) {
 			io.WriteString(w, `{"snapshots":[{"snapshot":"nightly-2026.11.24","uuid":"u1","state":"IN_PROGRESS","indices":["logs"]}]}`)
 		})
 		res, err := ops.CreateSnapshot(context.Background(), "r", "nightly-2026.11.24", CreateOptions{})
-		if err != nil || !res.Recovered || res.Snapshot.State != StateInProgress {
+		if err != nil || !res.Recovered || res.Snapshot.State != model.StateInProgress {
 			t.Fatalf("%+v %v", res, err)
 		}
 		if writes.Load() != 1 {
@@ -72,7 +75,7 @@ func TestCreateAfter504ChecksStateInsteadOfResending(t *testing.T) {
 			io.WriteString(w, `{"error":{"type":"snapshot_missing_exception","reason":"[r:nightly-2026.11.24] is missing"},"status":404}`)
 		})
 		_, err := ops.CreateSnapshot(context.Background(), "r", "nightly-2026.11.24", CreateOptions{})
-		if !errors.Is(err, ErrOutcomeUnknown) || !strings.Contains(err.Error(), "rerunning is safe") {
+		if !errors.Is(err, failure.ErrOutcomeUnknown) || !strings.Contains(err.Error(), "rerunning is safe") {
 			t.Fatalf("err %v", err)
 		}
 		if writes.Load() != 1 {
@@ -89,7 +92,7 @@ func TestCreateAfter504ChecksStateInsteadOfResending(t *testing.T) {
 			io.WriteString(w, `{"snapshots":[{"snapshot":"nightly-2026.11.24","state":"SUCCESS"}]}`)
 		})
 		res, err := ops.CreateSnapshot(context.Background(), "r", "nightly-2026.11.24", CreateOptions{})
-		if err != nil || !res.Existing || res.Snapshot.State != StateSuccess || writes.Load() != 1 {
+		if err != nil || !res.Existing || res.Snapshot.State != model.StateSuccess || writes.Load() != 1 {
 			t.Fatalf("%+v %v", res, err)
 		}
 	})
@@ -119,7 +122,7 @@ func TestRestoreAfter504ChecksIndicesInsteadOfResending(t *testing.T) {
 			io.WriteString(w, `{"snapshots":[{"snapshot":"s","state":"SUCCESS","indices":["logs"]}]}`)
 		}
 	})
-	rn, _ := Rename{Suffix: "-restored"}.Compile()
+	rn, _ := snapshot.Rename{Suffix: "-restored"}.Compile()
 	res, err := ops.Restore(context.Background(), "r", "s", RestoreOptions{Rename: rn})
 	if err != nil || !res.Accepted || !res.Recovered {
 		t.Fatalf("%+v %v", res, err)

@@ -1,10 +1,12 @@
-package snapshot
+package engine
 
 import (
 	"fmt"
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/essnap/essnap/pkg/failure"
 )
 
 // repositoryInfo is one repository as GET _snapshot lists it.
@@ -84,7 +86,7 @@ func sharedLocation(spec RepositorySpec, all map[string]repositoryInfo) error {
 	}
 	sort.Strings(others)
 	return fmt.Errorf("register %s: %w: its %s is already used by repository %s; a second writable repository on one location corrupts it (both write its index files): register %s with readonly=true, give it another location or base_path, or unregister %s first; nothing was changed",
-		spec.Name, ErrRepositoryConflict, describeLocation(spec.Type, spec.Settings), strings.Join(others, ", "), spec.Name, strings.Join(names(others), ", "))
+		spec.Name, failure.ErrRepositoryConflict, describeLocation(spec.Type, spec.Settings), strings.Join(others, ", "), spec.Name, strings.Join(names(others), ", "))
 }
 
 // describeLocation prints a repository's location as its settings give it.

@@ -1,4 +1,4 @@
-package snapshot
+package engine
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"github.com/essnap/essnap/pkg/esclient"
+	"github.com/essnap/essnap/pkg/snapshot"
 )
 
 // recoverySource is where a shard copy recovers from; for a restore the
@@ -36,7 +37,7 @@ func (s recoverySource) from(repo, snap, src string) bool {
 // recovery yet, seen on Elasticsearch 7.10 and OpenSearch 3.5); started
 // ones in GET <targets>/_recovery (type SNAPSHOT, source repository,
 // snapshot and index). Both are read, in batches that keep URLs short.
-func (o Ops) RestoredFrom(ctx context.Context, repo, snap string, mappings []IndexMapping) (map[string]bool, error) {
+func (o Ops) RestoredFrom(ctx context.Context, repo, snap string, mappings []snapshot.IndexMapping) (map[string]bool, error) {
 	out := map[string]bool{}
 	if len(mappings) == 0 {
 		return out, nil
@@ -117,11 +118,11 @@ func (o Ops) RestoredFrom(ctx context.Context, repo, snap string, mappings []Ind
 // ownCollisions splits collisions into the targets an earlier run of this
 // same restore created (open indices restored from repo/snap, from the
 // planned source) and the rest, which are real conflicts.
-func (o Ops) ownCollisions(ctx context.Context, repo, snap string, collisions []Collision) (own map[string]bool, foreign []Collision, err error) {
-	var candidates []IndexMapping
+func (o Ops) ownCollisions(ctx context.Context, repo, snap string, collisions []snapshot.Collision) (own map[string]bool, foreign []snapshot.Collision, err error) {
+	var candidates []snapshot.IndexMapping
 	for _, c := range collisions {
 		if c.Status == "open" {
-			candidates = append(candidates, IndexMapping{Source: c.Source, Target: c.Index})
+			candidates = append(candidates, snapshot.IndexMapping{Source: c.Source, Target: c.Index})
 		}
 	}
 	if own, err = o.RestoredFrom(ctx, repo, snap, candidates); denied(err) {
@@ -145,7 +146,7 @@ func (o Ops) ownCollisions(ctx context.Context, repo, snap string, collisions []
 // the restore of this snapshot. Where recovery sources may not be read
 // (denied), the targets' presence decides, since they did not exist before
 // the restore was sent.
-func (o Ops) startedFrom(ctx context.Context, repo, snap string, mappings []IndexMapping) (bool, error) {
+func (o Ops) startedFrom(ctx context.Context, repo, snap string, mappings []snapshot.IndexMapping) (bool, error) {
 	own, err := o.RestoredFrom(ctx, repo, snap, mappings)
 	if denied(err) {
 		return true, nil
@@ -161,8 +162,8 @@ func denied(err error) bool {
 }
 
 // withoutTargets returns the mappings whose targets are not in skip.
-func withoutTargets(m []IndexMapping, skip map[string]bool) []IndexMapping {
-	var out []IndexMapping
+func withoutTargets(m []snapshot.IndexMapping, skip map[string]bool) []snapshot.IndexMapping {
+	var out []snapshot.IndexMapping
 	for _, x := range m {
 		if !skip[x.Target] {
 			out = append(out, x)

@@ -1,4 +1,4 @@
-package snapshot
+package engine
 
 import (
 	"context"
@@ -13,17 +13,8 @@ import (
 	"strings"
 
 	"github.com/essnap/essnap/pkg/esclient"
+	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/model"
-)
-
-// Snapshot states, from pkg/model (the one snapshot model), so operations,
-// retention and handlers can never disagree.
-const (
-	StateSuccess      = model.StateSuccess
-	StatePartial      = model.StatePartial
-	StateFailed       = model.StateFailed
-	StateInProgress   = model.StateInProgress
-	StateIncompatible = model.StateIncompatible
 )
 
 // Ops runs snapshot operations on one domain. It holds no state besides the
@@ -122,10 +113,6 @@ type RepositorySpec struct {
 	Replace bool
 }
 
-// ErrRepositoryConflict marks a registration that would silently change
-// what an existing repository is: two writers on one location corrupt it.
-var ErrRepositoryConflict = errors.New("repository conflict")
-
 // locationKeys are the settings that say where a repository's data lives.
 var locationKeys = []string{"bucket", "base_path", "location", "region"}
 
@@ -147,7 +134,7 @@ func safeUpdate(spec RepositorySpec, curType string, cur map[string]any) error {
 	if len(changes) == 0 {
 		return nil
 	}
-	return fmt.Errorf("register %s: %w: it exists with other settings (%s); nothing was changed; set replace=true to re-point it, or use another repository name", spec.Name, ErrRepositoryConflict, strings.Join(changes, "; "))
+	return fmt.Errorf("register %s: %w: it exists with other settings (%s); nothing was changed; set replace=true to re-point it, or use another repository name", spec.Name, failure.ErrRepositoryConflict, strings.Join(changes, "; "))
 }
 
 func orNone(v any) any {
@@ -228,7 +215,7 @@ func (o Ops) RegisterRepository(ctx context.Context, spec RepositorySpec) (Regis
 		if verr != nil && !res.Verified {
 			if !verificationRan(verr) {
 				return res, fmt.Errorf("register %s: the repository is registered (%s), but %w: %s POST %s/_verify got no answer from the engine itself, so this says nothing about the repository's storage or permissions; rerunning is safe (registration is idempotent); the last failure: %w",
-					spec.Name, res.Status, ErrVerifyNotRun, attemptsText(res.VerifyAttempts), p, verr)
+					spec.Name, res.Status, failure.ErrVerifyNotRun, attemptsText(res.VerifyAttempts), p, verr)
 			}
 			res.VerifyError = verr.Error()
 			res.VerifyCause = verr
@@ -236,12 +223,6 @@ func (o Ops) RegisterRepository(ctx context.Context, spec RepositorySpec) (Regis
 	}
 	return res, nil
 }
-
-// ErrVerifyNotRun marks a verification that got no answer from the engine
-// (a gateway or proxy error, a reset connection, a timeout): it is
-// transient, and unlike a repository_verification_exception it proves
-// nothing about the repository's storage or the SnapshotRole.
-var ErrVerifyNotRun = errors.New("verification could not run")
 
 // verificationRan reports whether err is the engine's own answer to a
 // verification, as opposed to no answer: a network error, a timeout, 429,
@@ -313,11 +294,6 @@ type CreateResult struct {
 	Recovered bool `json:"recovered,omitempty"`
 }
 
-// ErrOutcomeUnknown marks a create or restore whose answer was lost and
-// whose effect could not be seen afterwards: a rerun is safe (names are
-// fixed) but nothing can be claimed.
-var ErrOutcomeUnknown = errors.New("outcome unknown")
-
 // outcomeUnknown reports whether err means the request may or may not have
 // run: a gateway error, a 5xx that is not the engine's own answer (a
 // proxy's empty 503 after forwarding), or a transport failure after
@@ -366,7 +342,7 @@ func (o Ops) CreateSnapshot(ctx context.Context, repo, name string, opt CreateOp
 		}
 		info, gerr := o.GetSnapshot(ctx, repo, name)
 		if gerr != nil {
-			return CreateResult{Snapshot: model.Snapshot{Name: name, State: StateInProgress}}, nil
+			return CreateResult{Snapshot: model.Snapshot{Name: name, State: model.StateInProgress}}, nil
 		}
 		return CreateResult{Snapshot: info}, nil
 	case esclient.IsType(err, "invalid_snapshot_name_exception") && (strings.Contains(err.Error(), "already exists") || strings.Contains(err.Error(), "already in-progress")):
@@ -383,9 +359,9 @@ func (o Ops) CreateSnapshot(ctx context.Context, repo, name string, opt CreateOp
 			return CreateResult{Snapshot: info, Recovered: true}, nil
 		}
 		if !esclient.IsType(gerr, "snapshot_missing_exception") {
-			return CreateResult{}, fmt.Errorf("snapshot %s/%s: %w: the create failed (%v) and the check failed too: %v", repo, name, ErrOutcomeUnknown, err, gerr)
+			return CreateResult{}, fmt.Errorf("snapshot %s/%s: %w: the create failed (%v) and the check failed too: %v", repo, name, failure.ErrOutcomeUnknown, err, gerr)
 		}
-		return CreateResult{}, fmt.Errorf("snapshot %s/%s: %w: the create failed (%v) and no such snapshot exists; rerunning is safe: %w", repo, name, ErrOutcomeUnknown, err, err)
+		return CreateResult{}, fmt.Errorf("snapshot %s/%s: %w: the create failed (%v) and no such snapshot exists; rerunning is safe: %w", repo, name, failure.ErrOutcomeUnknown, err, err)
 	default:
 		return CreateResult{}, fmt.Errorf("snapshot %s/%s: %w", repo, name, err)
 	}
@@ -484,7 +460,7 @@ func (o Ops) Status(ctx context.Context, repo, name string) (Progress, error) {
 		s := ans.Snapshots[0]
 		p.TotalBytes, p.TotalFiles = s.Stats.Total.SizeInBytes, s.Stats.Total.FileCount
 		p.ProcessedBytes = s.Stats.Processed.SizeInBytes
-		if info.State != StateInProgress {
+		if info.State != model.StateInProgress {
 			p.ProcessedBytes = p.TotalBytes
 		}
 		p.ShardsDone, p.ShardsTotal = s.ShardsStats.Done, s.ShardsStats.Total

@@ -1,4 +1,4 @@
-package snapshot
+package engine
 
 import (
 	"context"
@@ -11,7 +11,9 @@ import (
 	"strings"
 
 	"github.com/essnap/essnap/pkg/esclient"
+	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/model"
+	"github.com/essnap/essnap/pkg/snapshot"
 )
 
 // RestoreOptions describe a restore. The zero value restores every
@@ -19,7 +21,7 @@ import (
 // global state.
 type RestoreOptions struct {
 	Indices             []string
-	Rename              *Renamer
+	Rename              *snapshot.Renamer
 	IndexSettings       map[string]any
 	IgnoreIndexSettings []string
 	IncludeAliases      bool
@@ -30,44 +32,11 @@ type RestoreOptions struct {
 	DryRun bool
 }
 
-// CollisionError lists every index a restore would collide with, so the
-// operator sees all of them at once instead of one engine error per try.
-type CollisionError struct {
-	Repository, Snapshot string
-	Collisions           []Collision
-}
-
-func (e *CollisionError) Error() string {
-	names := make([]string, len(e.Collisions))
-	aliases := 0
-	for i, c := range e.Collisions {
-		held := c.Status
-		if c.Status == StatusAlias {
-			aliases++
-			if len(c.AliasOf) > 0 {
-				held = "alias of " + strings.Join(c.AliasOf, ", ")
-			}
-		}
-		names[i] = fmt.Sprintf("%s (from %s, %s)", c.Index, c.Source, held)
-	}
-	if aliases == 0 {
-		return fmt.Sprintf("restore %s/%s refused: %d target indices already exist: %s; rename the restore (rename_suffix \"-restored\"), pick other indices, or delete/close those indices first", e.Repository, e.Snapshot, len(names), strings.Join(names, ", "))
-	}
-	return fmt.Sprintf("restore %s/%s refused: %d target names are taken (%d by aliases, which the engine refuses as index names): %s; rename the restore (rename_suffix \"-restored\"), pick other indices, or remove those aliases and delete/close those indices first", e.Repository, e.Snapshot, len(names), aliases, strings.Join(names, ", "))
-}
-
-// ErrNotRestorable marks a snapshot whose state forbids restoring it.
-var ErrNotRestorable = errors.New("snapshot not restorable")
-
-// ErrBadRestoreRequest marks a restore the request itself makes impossible
-// (indices not in the snapshot, a rename that merges or breaks names).
-var ErrBadRestoreRequest = errors.New("invalid restore request")
-
 // RestoreResult is what a restore started.
 type RestoreResult struct {
 	Repository string `json:"repository"`
 	Snapshot   string `json:"snapshot"`
-	RestorePlan
+	snapshot.RestorePlan
 	Accepted  bool `json:"accepted"`
 	DryRun    bool `json:"dry_run,omitempty"`
 	Recovered bool `json:"recovered,omitempty"`
@@ -113,22 +82,22 @@ func (o Ops) Restore(ctx context.Context, repo, name string, opt RestoreOptions)
 		return RestoreResult{}, fmt.Errorf("restore %s/%s: %w", repo, name, err)
 	}
 	res := RestoreResult{Repository: repo, Snapshot: info.Name, DryRun: opt.DryRun}
-	if info.State != StateSuccess && !(opt.Partial && info.State == StatePartial) {
-		return res, fmt.Errorf("restore %s/%s: %w: snapshot state is %s; only SUCCESS snapshots are restored (set partial=true to restore a PARTIAL one)", repo, info.Name, ErrNotRestorable, info.State)
+	if info.State != model.StateSuccess && !(opt.Partial && info.State == model.StatePartial) {
+		return res, fmt.Errorf("restore %s/%s: %w: snapshot state is %s; only SUCCESS snapshots are restored (set partial=true to restore a PARTIAL one)", repo, info.Name, failure.ErrNotRestorable, info.State)
 	}
 	taken, aliases, err := o.TakenNames(ctx)
 	if err != nil {
 		return res, fmt.Errorf("restore %s/%s: pre-flight: %w", repo, info.Name, err)
 	}
-	plan, err := PlanRestore(info.Indices, opt.Indices, opt.IncludeSystem, opt.Rename, taken)
+	plan, err := snapshot.PlanRestore(info.Indices, opt.Indices, opt.IncludeSystem, opt.Rename, taken)
 	for i, c := range plan.Collisions {
-		if c.Status == StatusAlias {
+		if c.Status == snapshot.StatusAlias {
 			plan.Collisions[i].AliasOf = aliases[c.Index]
 		}
 	}
 	res.RestorePlan = plan
 	if err != nil {
-		return res, fmt.Errorf("restore %s/%s: %w: %w", repo, info.Name, ErrBadRestoreRequest, err)
+		return res, fmt.Errorf("restore %s/%s: %w: %w", repo, info.Name, failure.ErrBadRestoreRequest, err)
 	}
 	send := plan
 	if len(plan.Collisions) > 0 {
@@ -140,10 +109,10 @@ func (o Ops) Restore(ctx context.Context, repo, name string, opt RestoreOptions)
 		}
 		if len(foreign) > 0 {
 			res.Collisions = foreign
-			return res, &CollisionError{Repository: repo, Snapshot: info.Name, Collisions: foreign}
+			return res, &snapshot.CollisionError{Repository: repo, Snapshot: info.Name, Collisions: foreign}
 		}
 		res.Collisions, res.AlreadyRestored = nil, sortedKeys(own)
-		send = RestorePlan{Indices: withoutTargets(plan.Indices, own)}
+		send = snapshot.RestorePlan{Indices: withoutTargets(plan.Indices, own)}
 		if len(send.Indices) == 0 {
 			res.Accepted, res.Existing = !opt.DryRun, true
 			return res, nil
@@ -181,9 +150,9 @@ func (o Ops) Restore(ctx context.Context, repo, name string, opt RestoreOptions)
 			}
 		}
 		if cerr != nil {
-			return res, fmt.Errorf("restore %s/%s: %w: the restore's answer was lost (%v), and the check whether it started failed too (%v), so it may or may not be running; %s: %w", repo, info.Name, ErrOutcomeUnknown, err, cerr, rerun, err)
+			return res, fmt.Errorf("restore %s/%s: %w: the restore's answer was lost (%v), and the check whether it started failed too (%v), so it may or may not be running; %s: %w", repo, info.Name, failure.ErrOutcomeUnknown, err, cerr, rerun, err)
 		}
-		return res, fmt.Errorf("restore %s/%s: %w: the restore's answer was lost (%v) and its indices have not appeared from this snapshot; %s: %w", repo, info.Name, ErrOutcomeUnknown, err, rerun, err)
+		return res, fmt.Errorf("restore %s/%s: %w: the restore's answer was lost (%v) and its indices have not appeared from this snapshot; %s: %w", repo, info.Name, failure.ErrOutcomeUnknown, err, rerun, err)
 	}
 	if err != nil {
 		return res, fmt.Errorf("restore %s/%s: %w", repo, info.Name, err)
@@ -193,7 +162,7 @@ func (o Ops) Restore(ctx context.Context, repo, name string, opt RestoreOptions)
 }
 
 // TakenNames maps every name a restored index cannot take to what holds
-// it: each index's status (open or close) and StatusAlias for each alias
+// it: each index's status (open or close) and snapshot.StatusAlias for each alias
 // that is not also an index name; aliases maps each alias to its indices.
 // Hidden and closed indices count too.
 func (o Ops) TakenNames(ctx context.Context) (taken map[string]string, aliases map[string][]string, err error) {
@@ -210,7 +179,7 @@ func (o Ops) TakenNames(ctx context.Context) (taken map[string]string, aliases m
 	}
 	for a := range aliases {
 		if _, isIndex := taken[a]; !isIndex {
-			taken[a] = StatusAlias
+			taken[a] = snapshot.StatusAlias
 		}
 	}
 	return taken, aliases, nil
