@@ -6,122 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/reindex"
 )
-
-// IndexDefinitions reads the named indices' flat settings, mappings and
-// aliases in one request per batch: what the reindex path creates the
-// target indices from, and what the pre-flight checks (_source, the split
-// field's type).
-func (o Ops) IndexDefinitions(ctx context.Context, names []string) (map[string]reindex.Definition, error) {
-	out := map[string]reindex.Definition{}
-	sorted := append([]string(nil), names...)
-	sort.Strings(sorted)
-	q := url.Values{"flat_settings": {"true"}, "expand_wildcards": {"all"}}
-	for _, batch := range joinBatches(sorted, 3000) {
-		var ans map[string]reindex.Definition
-		if err := o.C.Do(ctx, http.MethodGet, "/"+batch, q, nil, &ans); err != nil {
-			return nil, fmt.Errorf("read index definitions: %w", err)
-		}
-		for n, d := range ans {
-			out[n] = d
-		}
-	}
-	for _, n := range sorted {
-		if _, ok := out[n]; !ok {
-			return nil, fmt.Errorf("read index definitions: index %s was not in the answer", n)
-		}
-	}
-	return out, nil
-}
-
-// CreateIndex creates an index; an index that exists is reported by
-// exists true and no error, so a rerun goes on.
-func (o Ops) CreateIndex(ctx context.Context, name string, settings, mappings map[string]any) (exists bool, err error) {
-	body := map[string]any{"settings": settings}
-	if len(mappings) > 0 {
-		body["mappings"] = mappings
-	}
-	err = o.C.Do(ctx, http.MethodPut, esclient.Path(name), nil, body, nil)
-	var ae *esclient.APIError
-	if errors.As(err, &ae) && ae.Type == "resource_already_exists_exception" {
-		return true, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("create index %s: %w", name, err)
-	}
-	return false, nil
-}
-
-// IndexSetting reads one flat setting of an index ("" when unset).
-func (o Ops) IndexSetting(ctx context.Context, index, key string) (string, error) {
-	var ans map[string]struct {
-		Settings map[string]any `json:"settings"`
-	}
-	q := url.Values{"flat_settings": {"true"}}
-	if err := o.C.Do(ctx, http.MethodGet, esclient.Path(index, "_settings", key), q, nil, &ans); err != nil {
-		return "", fmt.Errorf("read %s of %s: %w", key, index, err)
-	}
-	for _, a := range ans {
-		if v, ok := a.Settings[key]; ok {
-			return fmt.Sprint(v), nil
-		}
-	}
-	return "", nil
-}
-
-// FinishCopy puts an index's own settings back after the copy (null
-// values reset to the engine default), adds aliases, and refreshes it so
-// counts read right after see every document.
-func (o Ops) FinishCopy(ctx context.Context, index string, settings map[string]any, aliases map[string]any) error {
-	if len(settings) > 0 {
-		if err := o.C.Do(ctx, http.MethodPut, esclient.Path(index, "_settings"), nil, settings, nil); err != nil {
-			return fmt.Errorf("put settings back on %s: %w", index, err)
-		}
-	}
-	if len(aliases) > 0 {
-		names := make([]string, 0, len(aliases))
-		for a := range aliases {
-			names = append(names, a)
-		}
-		sort.Strings(names)
-		var actions []any
-		for _, a := range names {
-			add := map[string]any{"index": index, "alias": a}
-			if d, ok := aliases[a].(map[string]any); ok {
-				for k, v := range d { // filter, routing, is_hidden
-					add[k] = v
-				}
-			}
-			actions = append(actions, map[string]any{"add": add})
-		}
-		if err := o.C.Do(ctx, http.MethodPost, "/_aliases", nil, map[string]any{"actions": actions}, nil); err != nil {
-			return fmt.Errorf("add aliases to %s: %w", index, err)
-		}
-	}
-	return o.Refresh(ctx, []string{index})
-}
-
-// Refresh makes every acknowledged document of the indices searchable.
-// Reindex reads through a scroll, which sees refreshed documents only:
-// without it, documents written in the last refresh interval before the
-// copy (or all of them, on a search-idle shard) would be missed, although
-// a pull poller's checkpoint counts them as delivered.
-func (o Ops) Refresh(ctx context.Context, names []string) error {
-	sorted := append([]string(nil), names...)
-	sort.Strings(sorted)
-	for _, batch := range joinBatches(sorted, 3000) {
-		if err := o.C.Do(ctx, http.MethodPost, "/"+batch+"/_refresh", nil, nil, nil); err != nil {
-			return fmt.Errorf("refresh %s: %w", batch, err)
-		}
-	}
-	return nil
-}
 
 // Percentiles reads a field's percentile values over an index (the split
 // points of a large index).

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -69,11 +68,6 @@ func (o Ops) MetadataItems(ctx context.Context) ([]metadata.Item, error) {
 	return out, nil
 }
 
-func notFound(err error) bool {
-	var ae *esclient.APIError
-	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
-}
-
 // metadataPath is where a kind of metadata lives.
 func metadataPath(kind metadata.Kind, name string) (string, error) {
 	switch kind {
@@ -133,33 +127,6 @@ func (o Ops) IngestProcessors(ctx context.Context) (map[string]bool, error) {
 			if !have[t] {
 				delete(out, t)
 			}
-		}
-	}
-	return out, nil
-}
-
-// FlatSettings reads the named indices' settings (flat keys), for the
-// lifecycle policies they name.
-func (o Ops) FlatSettings(ctx context.Context, names []string) (map[string]map[string]string, error) {
-	out := map[string]map[string]string{}
-	sorted := append([]string(nil), names...)
-	sort.Strings(sorted)
-	q := url.Values{"flat_settings": {"true"}, "expand_wildcards": {"all"}}
-	for _, batch := range joinBatches(sorted, 3000) {
-		var ans map[string]struct {
-			Settings map[string]any `json:"settings"`
-		}
-		if err := o.C.Do(ctx, http.MethodGet, "/"+batch+"/_settings", q, nil, &ans); err != nil {
-			return nil, fmt.Errorf("read index settings: %w", err)
-		}
-		for index, a := range ans {
-			m := map[string]string{}
-			for k, v := range a.Settings {
-				if s, ok := v.(string); ok {
-					m[k] = s
-				}
-			}
-			out[index] = m
 		}
 	}
 	return out, nil

@@ -10,60 +10,6 @@ import (
 	"github.com/essnap/essnap/pkg/esclient"
 )
 
-// The reads of the setup doctor (pkg/handler's Doctor). None of them
-// changes the domain; VerifyRepository has every node write and delete a
-// test blob in the repository, as registration's own verification does.
-
-// Health is the summary of GET _cluster/health.
-type Health struct {
-	Cluster    string `json:"cluster_name"`
-	Status     string `json:"status"` // green, yellow or red
-	Nodes      int    `json:"number_of_nodes"`
-	Unassigned int    `json:"unassigned_shards"`
-}
-
-// Health reads the cluster's health without waiting for any status.
-func (o Ops) Health(ctx context.Context) (Health, error) {
-	var h Health
-	if err := o.C.Do(ctx, http.MethodGet, "/_cluster/health", nil, nil, &h); err != nil {
-		return Health{}, fmt.Errorf("read cluster health: %w", err)
-	}
-	return h, nil
-}
-
-// RepositoryInfo is one registered repository as GET _snapshot lists it
-// (settings come back as strings).
-type RepositoryInfo struct {
-	Type     string         `json:"type"`
-	Settings map[string]any `json:"settings"`
-}
-
-// Repositories lists every registered repository, AWS's cs-automated ones
-// included.
-func (o Ops) Repositories(ctx context.Context) (map[string]RepositoryInfo, error) {
-	var all map[string]RepositoryInfo
-	if err := o.C.Do(ctx, http.MethodGet, "/_snapshot", nil, nil, &all); err != nil {
-		return nil, fmt.Errorf("list repositories: %w", err)
-	}
-	if all == nil {
-		all = map[string]RepositoryInfo{}
-	}
-	return all, nil
-}
-
-// VerifyRepository asks every node to write to and read from the repository
-// (POST _snapshot/<name>/_verify) and returns how many nodes did.
-func (o Ops) VerifyRepository(ctx context.Context, name string) (int, error) {
-	var ans struct {
-		Nodes map[string]any `json:"nodes"`
-	}
-	p := esclient.Path("_snapshot", name, "_verify")
-	if err := o.C.Do(esclient.WithIdempotent(ctx), http.MethodPost, p, nil, nil, &ans); err != nil {
-		return 0, fmt.Errorf("verify repository %s: %w", name, err)
-	}
-	return len(ans.Nodes), nil
-}
-
 // SecurityInfo is what the security plugin (fine-grained access control)
 // says about the caller: GET _plugins/_security/authinfo.
 type SecurityInfo struct {
