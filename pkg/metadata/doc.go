@@ -7,8 +7,9 @@
 // gets dynamic mappings, no pipeline and no alias.
 //
 // It decides, per item and without I/O: skip what the engine or a plugin
-// owns; translate what differs between the families (drop Elasticsearch-only
-// settings, each with its reason); refuse a pipeline whose processors the
+// owns; translate (drop the settings a target must not get, each with its
+// reason: the one rule in pkg/settings, shared with the reindex path and
+// applied for every engine pair); refuse a pipeline whose processors the
 // target lacks; diff against the target (missing, identical, conflicting
 // with the differing keys); and what apply does (create, overwrite only when
 // asked, nothing). Lifecycle policies are reported, never translated. The

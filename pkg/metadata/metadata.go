@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+
+	"github.com/essnap/essnap/pkg/settings"
 )
 
 // Kind is a sort of cluster metadata a migration carries. Kinds are applied
@@ -99,49 +101,32 @@ func Owned(name string) (string, bool) {
 	return "", false
 }
 
-// esOnlySettings are index settings Elasticsearch understands and
-// OpenSearch does not, or understands differently: carried over they either
-// fail the template or, worse, apply silently. _tier_preference is a
-// routing attribute on OpenSearch, so "data_hot" there matches no node and
-// leaves every new index unassigned.
-var esOnlySettings = []struct{ prefix, why string }{
-	{"index.lifecycle.", "Elasticsearch ILM; OpenSearch uses ISM policies (create one on the target)"},
-	{"index.routing.allocation.include._tier", "Elasticsearch data tiers; on OpenSearch it is a node attribute no node has, so shards would stay unassigned"},
-	{"index.routing.allocation.require._tier", "Elasticsearch data tiers; on OpenSearch it is a node attribute no node has, so shards would stay unassigned"},
-	{"index.routing.allocation.exclude._tier", "Elasticsearch data tiers"},
-	{"index.plugins.index_state_management.", "ISM assignment belongs to the target's own ISM policy"},
-	{"index.opendistro.index_state_management.", "ISM assignment belongs to the target's own ISM policy"},
-}
-
-// Translate prepares a source item for a target of the given family
-// (crossFamily: Elasticsearch to OpenSearch) that has the given ingest
-// processors: it drops settings the target must not get, each with a
-// reason, and refuses a pipeline that uses a processor the target lacks. It
-// never changes src.
+// Translate prepares a source item for the target: it drops the template
+// settings the target must not get (settings.Refused, the rule the reindex
+// path applies to the indices it creates), each with its reason, and
+// refuses a pipeline that uses a processor the target lacks (processors:
+// the target's ingest processors; nil skips the check). It never changes
+// src.
+//
+// crossFamily (Elasticsearch to OpenSearch) changes nothing any more: the
+// settings rule applies to every engine pair, the stricter of the two
+// rules it replaced, and the processor check reads only processors. It is
+// kept so that Decide and its callers need not change.
 func Translate(src Item, crossFamily bool, processors map[string]bool) (Item, []string, error) {
 	out := Item{Kind: src.Kind, Name: src.Name, Body: deepCopy(src.Body)}
 	var dropped []string
-	if settings := settingsOf(out); settings != nil {
+	if tmpl := settingsOf(out); tmpl != nil {
 		flat := map[string]any{}
-		flatten("", settings, flat)
+		flatten("", tmpl, flat)
 		for key := range flat {
-			if !strings.HasPrefix(key, "index.") {
+			full := key
+			if !strings.HasPrefix(key, "index.") && !strings.HasPrefix(key, "archived.") {
 				// {"number_of_shards": 1} is index.number_of_shards to the engine.
-				removeKey := key
-				key = "index." + key
-				for _, s := range esOnlySettings {
-					if strings.HasPrefix(key, s.prefix) && (crossFamily || strings.Contains(s.prefix, "state_management")) {
-						removeNested(settings, strings.Split(removeKey, "."))
-						dropped = append(dropped, fmt.Sprintf("setting %s: %s", key, s.why))
-					}
-				}
-				continue
+				full = "index." + key
 			}
-			for _, s := range esOnlySettings {
-				if strings.HasPrefix(key, s.prefix) && (crossFamily || strings.Contains(s.prefix, "state_management")) {
-					removePath(settings, strings.TrimPrefix(key, "index."))
-					dropped = append(dropped, fmt.Sprintf("setting %s: %s", key, s.why))
-				}
+			if why, refused := settings.Refused(full); refused {
+				removeKey(tmpl, strings.Split(key, "."))
+				dropped = append(dropped, fmt.Sprintf("setting %s: %s", full, why))
 			}
 		}
 	}
@@ -333,40 +318,25 @@ func normal(v any) any {
 	return v
 }
 
-// removePath deletes a dotted key from nested maps, whether the engine
-// nested it or kept it flat, and prunes emptied parents.
-func removePath(m map[string]any, path string) {
-	if _, ok := m[path]; ok {
-		delete(m, path)
-		return
-	}
-	if idx, ok := m["index"].(map[string]any); ok {
-		removeNested(idx, strings.Split(path, "."))
-		if len(idx) == 0 {
-			delete(m, "index")
+// removeKey deletes a dotted key from a settings object however the
+// engine or the template's author wrote it: nested ({"index":{"lifecycle":
+// {"name":…}}}), flat ("index.lifecycle.name") or any mix of the two
+// ({"index.lifecycle":{"name":…}}), and prunes the objects it empties.
+func removeKey(m map[string]any, parts []string) {
+	for i := len(parts); i >= 1; i-- {
+		head := strings.Join(parts[:i], ".")
+		if i == len(parts) {
+			delete(m, head)
+			continue
 		}
-		return
-	}
-	removeNested(m, strings.Split("index."+path, "."))
-}
-
-func removeNested(m map[string]any, parts []string) {
-	if len(parts) == 1 {
-		delete(m, parts[0])
-		return
-	}
-	// A flat remainder ("routing.allocation.include._tier_preference").
-	if _, ok := m[strings.Join(parts, ".")]; ok {
-		delete(m, strings.Join(parts, "."))
-		return
-	}
-	child, ok := m[parts[0]].(map[string]any)
-	if !ok {
-		return
-	}
-	removeNested(child, parts[1:])
-	if len(child) == 0 {
-		delete(m, parts[0])
+		child, ok := m[head].(map[string]any)
+		if !ok {
+			continue
+		}
+		removeKey(child, parts[i:])
+		if len(child) == 0 {
+			delete(m, head)
+		}
 	}
 }
 

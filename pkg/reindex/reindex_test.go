@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/essnap/essnap/internal/golden"
+	"github.com/essnap/essnap/pkg/settings"
 )
 
 // A definition as Elasticsearch 7.10.2 answers GET idx?flat_settings=true.
@@ -54,6 +55,39 @@ func TestTranslate(t *testing.T) {
 		t.Errorf("auto_expand_replicas: %v / %v", c2.Settings, c2.After)
 	}
 	golden.JSON(t, filepath.Join("testdata", "translate.golden.json"), c)
+}
+
+// The reindex path drops exactly what the one settings rule refuses, with
+// the rule's reason; replicas, refresh and auto_expand_replicas are its own
+// business and never in Dropped.
+func TestTranslateAppliesTheSettingsRule(t *testing.T) {
+	d := Definition{Settings: map[string]any{}}
+	for _, k := range []string{"index.uuid", "index.lifecycle.name", "index.routing.allocation.require.box", "index.routing.allocation.exclude._tier",
+		"index.blocks.read_only", "index.plugins.index_state_management.policy_id", "index.opendistro.index_state_management.policy_id",
+		"archived.index.gone", "index.frozen", "index.codec", "index.number_of_shards", "index.number_of_replicas", "index.refresh_interval",
+		"index.auto_expand_replicas"} {
+		d.Settings[k] = "x"
+	}
+	c := Translate(d)
+	var want []string
+	for _, k := range []string{"archived.index.gone", "index.blocks.read_only", "index.frozen", "index.lifecycle.name",
+		"index.opendistro.index_state_management.policy_id", "index.plugins.index_state_management.policy_id",
+		"index.routing.allocation.exclude._tier", "index.routing.allocation.require.box", "index.uuid"} {
+		why, refused := settings.Refused(k)
+		if !refused {
+			t.Fatalf("%s is not refused by the rule", k)
+		}
+		want = append(want, k+" ("+why+")")
+		if _, ok := c.Settings[k]; ok {
+			t.Errorf("%s kept", k)
+		}
+	}
+	if strings.Join(c.Dropped, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("dropped:\n%s\nwant:\n%s", strings.Join(c.Dropped, "\n"), strings.Join(want, "\n"))
+	}
+	if c.Settings["index.codec"] != "x" || c.Settings["index.number_of_shards"] != "x" {
+		t.Fatalf("settings: %v", c.Settings)
+	}
 }
 
 func TestDropRefused(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/essnap/essnap/pkg/settings"
 )
 
 // Definition is a source index as the engine describes it: flat settings
@@ -28,36 +30,12 @@ type Create struct {
 	Dropped []string `json:"dropped,omitempty"`
 }
 
-// engineOwned are settings the engine sets itself, or that describe the
-// source cluster's nodes and lifecycle: a create request carrying them is
-// refused, or would pin the target index to nodes it does not have.
-var engineOwned = []struct{ prefix, why string }{
-	{"index.uuid", "engine-owned"},
-	{"index.creation_date", "engine-owned"},
-	{"index.provided_name", "engine-owned"},
-	{"index.version.", "engine-owned"},
-	{"index.history.uuid", "engine-owned"},
-	{"index.resize.", "engine-owned"},
-	{"index.shrink.", "engine-owned"},
-	{"index.verified_before_close", "engine-owned"},
-	{"index.frozen", "Elasticsearch-only"},
-	{"index.search.throttled", "Elasticsearch-only"},
-	{"index.lifecycle.", "Elasticsearch ILM; lifecycle policies do not travel (docs/migration.md)"},
-	{"index.routing.allocation.", "names the source's nodes or tiers"},
-	{"index.blocks.", "a write block would stop the copy"},
-	{"index.soft_deletes.enabled", "OpenSearch 2 and later always keep soft deletes"},
-	{"index.translog.retention.", "ignored since soft deletes"},
-	{"index.mapper.dynamic", "removed setting"},
-	{"index.format", "engine-owned"},
-	{"index.plugins.index_state_management.", "ISM state of the source index"},
-	{"index.opendistro.index_state_management.", "ISM state of the source index"},
-	{"archived.", "archived by the source engine"},
-}
-
 // Translate turns a source index definition into the target's create body:
-// engine-owned settings dropped, no replicas and no refresh during the copy
-// (each document is written once and no segment is built per second), the
-// source's values put back afterwards (Create.After). The mappings travel
+// the settings a target must not get dropped, each with its reason (the
+// one rule, settings.Refused, that the metadata step applies to templates
+// too), no replicas and no refresh during the copy (each document is
+// written once and no segment is built per second), the source's values
+// put back afterwards (Create.After). The mappings travel
 // as they are: the typeless mappings of Elasticsearch 7.10 and OpenSearch
 // are what every OpenSearch version reads.
 func Translate(d Definition) Create {
@@ -67,14 +45,11 @@ func Translate(d Definition) Create {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-next:
 	for _, k := range keys {
 		v := d.Settings[k]
-		for _, e := range engineOwned {
-			if k == e.prefix || (strings.HasSuffix(e.prefix, ".") && strings.HasPrefix(k, e.prefix)) || strings.HasPrefix(k, e.prefix+".") {
-				c.Dropped = append(c.Dropped, fmt.Sprintf("%s (%s)", k, e.why))
-				continue next
-			}
+		if why, refused := settings.Refused(k); refused {
+			c.Dropped = append(c.Dropped, fmt.Sprintf("%s (%s)", k, why))
+			continue
 		}
 		switch k {
 		case "index.number_of_replicas":
