@@ -464,9 +464,3 @@ func sortedNames(repos map[string]engine.RepositoryInfo) []string {
 	sort.Strings(names)
 	return names
 }
-
-// oneLine is an error's text for a check's detail, typed as the other
-// functions would report it.
-func oneLine(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
-}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +19,32 @@ import (
 	"github.com/essnap/essnap/pkg/reindex"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
+
+// sourceReplicas reads each source index's number_of_replicas, keyed by
+// the name the restore gives it on the target. A value the engine does
+// not report counts as 1, the engines' default.
+func sourceReplicas(ctx context.Context, src Operations, indices []snapshot.IndexMapping) (map[string]int, error) {
+	names := make([]string, len(indices))
+	for i, m := range indices {
+		names[i] = m.Source
+	}
+	out := map[string]int{}
+	if len(names) == 0 {
+		return out, nil
+	}
+	set, err := src.FlatSettings(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range indices {
+		n, err := strconv.Atoi(set[m.Source]["index.number_of_replicas"])
+		if err != nil || n < 0 {
+			n = 1
+		}
+		out[m.Target] = n
+	}
+	return out, nil
+}
 
 // PreflightConfig is preflight's configuration: both domains, what to
 // migrate and how. The stack's domain (ESSNAP_ENDPOINT) is the default
@@ -97,22 +124,6 @@ func (c PreflightConfig) Validate() error {
 		return failure.Validation("preflight", p)
 	}
 	return nil
-}
-
-// validateDomains checks both sides and that they differ.
-func validateDomains(p *problems, src, tgt Domain) {
-	var sp, tp problems
-	src.validate(&sp)
-	tgt.validate(&tp)
-	for _, s := range sp {
-		p.add("source: %s", strings.Replace(s, `"endpoint" or ESSNAP_ENDPOINT`, `"source.endpoint" or ESSNAP_ENDPOINT`, 1))
-	}
-	for _, s := range tp {
-		p.add("target: %s", strings.Replace(s, `"endpoint" or ESSNAP_ENDPOINT`, `"target.endpoint" or ESSNAP_TARGET_ENDPOINT`, 1))
-	}
-	if src.Endpoint != "" && strings.TrimRight(src.Endpoint, "/") == strings.TrimRight(tgt.Endpoint, "/") {
-		p.add("source and target are the same domain (%s); a migration needs two domains", esclient.RedactEndpoint(src.Endpoint))
-	}
 }
 
 // PreflightResult is what the pre-flight found and decided; the state
@@ -338,17 +349,6 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 	h.Log.InfoContext(ctx, "preflight passed", "strategy", res.Strategy, "source", res.SourceEngine.String(), "target", res.TargetEngine.String(),
 		"indices", len(res.Indices), "by_snapshot", res.Methods.Snapshot, "by_reindex", res.Methods.Reindex, "source_docs", res.SourceDocs, "source_bytes", res.SourceBytes, "snapshot", res.Snapshot, "metadata_warnings", len(md.Warnings))
 	return res, nil
-}
-
-// bothDomains connects to a migration's source and target.
-func (d Deps) bothDomains(ctx context.Context, source, target Domain) (src, tgt Operations, err error) {
-	if src, err = d.connect(ctx, source); err != nil {
-		return nil, nil, err
-	}
-	if tgt, err = d.connect(ctx, target); err != nil {
-		return nil, nil, err
-	}
-	return src, tgt, nil
 }
 
 // planReindex builds the reindex step's plan and refuses, before anything

@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
-	"github.com/essnap/essnap/pkg/config"
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/reindex"
@@ -77,30 +75,6 @@ func (c ReindexConfig) Validate() error {
 		return failure.Validation("reindex", p)
 	}
 	return nil
-}
-
-// validReindexTuning is the one check of the reindex path's tuning: the
-// pre-flight's fields (prefix "") and the plan that carries them to the
-// reindex step (prefix "plan.").
-func validReindexTuning(p *problems, prefix string, t reindex.Plan) {
-	if t.MaxConcurrent < 1 || t.MaxConcurrent > 64 {
-		p.add("%smax_concurrent %d must be between 1 and 64 (reindex tasks running at once on the target)", prefix, t.MaxConcurrent)
-	}
-	if t.BatchSize < 1 || t.BatchSize > 10000 {
-		p.add("%sbatch_size %d must be between 1 and 10000 (documents per remote read; the source's max_result_window is 10000)", prefix, t.BatchSize)
-	}
-	if t.MaxAttempts < 1 || t.MaxAttempts > 10 {
-		p.add("%smax_attempts %d must be between 1 and 10 (starts of one reindex part)", prefix, t.MaxAttempts)
-	}
-	// At least 5 s, so the state machine's loop counts time against its
-	// deadline.
-	field := "reindex_check_seconds"
-	if prefix != "" {
-		field = prefix + "check_seconds"
-	}
-	if t.CheckSeconds < 5 || t.CheckSeconds > MaxWaitSeconds {
-		p.add("%s %d must be between 5 and %d (the function times out after 300 s; the loop counts it against its deadline)", field, t.CheckSeconds, MaxWaitSeconds)
-	}
 }
 
 // ReindexResult is one invocation's answer: the plan to pass to the next
@@ -341,21 +315,4 @@ func (h Reindex) advance(ctx context.Context, tgt Operations, plan *reindex.Plan
 		it.Finished = true
 	}
 	return nil
-}
-
-// remoteHost is the host the target's remote reindex reads the source at:
-// its endpoint with an explicit port (AWS requires :443).
-func remoteHost(endpoint string) (string, error) {
-	u, err := url.Parse(strings.TrimRight(endpoint, "/"))
-	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("remote_host %q is not a URL such as https://search-old-abc.eu-west-1.es.amazonaws.com:443", config.Short(endpoint))
-	}
-	if u.Port() == "" {
-		port := "443"
-		if u.Scheme == "http" {
-			port = "80"
-		}
-		u.Host += ":" + port
-	}
-	return u.Scheme + "://" + u.Host, nil
 }

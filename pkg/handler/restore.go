@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/essnap/essnap/pkg/config"
 	"github.com/essnap/essnap/pkg/engine"
@@ -13,6 +14,66 @@ import (
 	"github.com/essnap/essnap/pkg/migrate"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
+
+// validateReplicas checks the restore action "replicas" fields.
+func (c RestoreConfig) validateReplicas(p *problems) {
+	if len(c.Replicas) == 0 {
+		p.add("action replicas needs replicas, an object of index name to number_of_replicas, e.g. {\"logs-a-restored\": 1}")
+	}
+	for ix, n := range c.Replicas {
+		if err := snapshot.ValidateIndexPattern("replicas key", ix); err != nil {
+			p.add("%v", err)
+		}
+		if n < 0 || n > 100 {
+			p.add("replicas[%q] %d must be between 0 and 100", ix, n)
+		}
+	}
+	if c.StartedAt != "" {
+		if _, err := time.Parse(time.RFC3339Nano, c.StartedAt); err != nil {
+			p.add("started_at %q is not an RFC 3339 time (e.g. 2026-11-30T09:00:00.000Z)", c.StartedAt)
+		}
+	}
+}
+
+// setReplicas is the migration's replica step (restore action
+// "replicas"): after verification, each restored index gets its source's
+// number_of_replicas back; the call then polls health up to wait_seconds
+// until every index is green, or yellow where the domain has too few data
+// nodes for its replicas (engine.ExpectedHealth). Done false asks the
+// caller (a Wait loop) to call again; repeating it is safe.
+func (h Restore) setReplicas(ctx context.Context, c RestoreConfig) (engine.RestoreResult, error) {
+	started := h.Clock.Now()
+	if c.StartedAt != "" {
+		started, _ = time.Parse(time.RFC3339Nano, c.StartedAt)
+	}
+	ops, err := h.connect(ctx, c.Domain)
+	if err != nil {
+		return engine.RestoreResult{}, err
+	}
+	ro := ops
+	if err := ro.SetReplicas(ctx, c.Replicas); err != nil {
+		return engine.RestoreResult{}, h.fail(ctx, "restore", err)
+	}
+	var st engine.ReplicasResult
+	polls, err := h.poll(ctx, time.Duration(c.WaitSeconds)*time.Second, func() (bool, error) {
+		var err error
+		st, err = ro.ReplicaStatus(ctx, c.Replicas)
+		return st.Done, err
+	})
+	if err != nil {
+		return engine.RestoreResult{}, h.fail(ctx, "restore", err)
+	}
+	for _, ix := range st.Indices {
+		if ix.Status == "missing" {
+			return engine.RestoreResult{}, h.fail(ctx, "restore", failure.Validation("restore", []string{"replicas: index " + ix.Index + " does not exist on the domain"}))
+		}
+	}
+	st.Polls = polls
+	st.StartedAt = started.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	st.Seconds = h.Clock.Now().Sub(started).Seconds()
+	h.Log.InfoContext(ctx, "replicas", "indices", len(st.Indices), "done", st.Done, "polls", polls, "seconds", st.Seconds)
+	return engine.RestoreResult{Repository: c.Repository, Replicas: &st}, nil
+}
 
 // RestoreConfig is restore's configuration; each field is declared once
 // (json: event field, env: ESSNAP_ variable; the rename fields in

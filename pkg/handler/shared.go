@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/essnap/essnap/pkg/config"
 	"github.com/essnap/essnap/pkg/engine"
@@ -149,4 +151,81 @@ func (d Deps) fail(ctx context.Context, op string, err error) error {
 	typed := failure.Classify(err)
 	d.Log.ErrorContext(ctx, op+" failed", "error_type", reflect.TypeOf(typed).Elem().Name(), "error", typed.Error())
 	return typed
+}
+
+// Sleeper is a Clock that can also wait. The in-invocation polls
+// (check-progress wait_seconds, the replica step) sleep through it, so a
+// test clock advances instead of sleeping; a Clock without it sleeps on a
+// real timer.
+type Sleeper interface {
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// Sleep waits d or until ctx ends: SystemClock is a Sleeper.
+func (SystemClock) Sleep(ctx context.Context, d time.Duration) error { return esclient.Sleep(ctx, d) }
+
+// sleep waits through the clock when it can (a test clock advances), else
+// on a real timer.
+func (d Deps) sleep(ctx context.Context, wait time.Duration) error {
+	if s, ok := d.Clock.(Sleeper); ok {
+		return s.Sleep(ctx, wait)
+	}
+	return esclient.Sleep(ctx, wait)
+}
+
+// PollInterval is the in-invocation poll period: short enough that a
+// finished snapshot or restore is seen within a fifth of a second, long
+// enough that a 20 s wait costs the engine 100 light reads.
+const PollInterval = 200 * time.Millisecond
+
+// MaxWaitSeconds bounds wait_seconds well inside the functions' 300 s
+// timeout (template.yaml), leaving room for the last read and the answer.
+const MaxWaitSeconds = 240
+
+// pollMargin is kept free before the invocation's deadline.
+const pollMargin = 5 * time.Second
+
+// poll calls check until it reports done, at most for wait (counted in
+// PollInterval steps, so a clock that never moves still ends), and never
+// past the context's deadline minus pollMargin. It returns the number of
+// checks made and check's last error.
+func (d Deps) poll(ctx context.Context, wait time.Duration, check func() (bool, error)) (int, error) {
+	steps := int(wait / PollInterval)
+	for n := 1; ; n++ {
+		done, err := check()
+		if err != nil || done || n > steps {
+			return n, err
+		}
+		if dl, ok := ctx.Deadline(); ok && dl.Sub(d.Clock.Now()) < pollMargin+PollInterval {
+			return n, nil
+		}
+		if d.sleep(ctx, PollInterval) != nil {
+			return n, nil
+		}
+	}
+}
+
+// validWait checks a wait_seconds field.
+func validWait(p *problems, field string, v int) {
+	if v < 0 || v > MaxWaitSeconds {
+		p.add("%s %d must be between 0 and %d (the function times out after 300 s)", field, v, MaxWaitSeconds)
+	}
+}
+
+// boundedText refuses a value longer than max bytes or holding control
+// characters, quoting at most a short prefix of it.
+func boundedText(p *problems, field, v string, max int) {
+	if len(v) > max {
+		p.add("%s %q is %d bytes; at most %d are allowed", field, config.Short(v), len(v), max)
+		return
+	}
+	if i := strings.IndexFunc(v, unicode.IsControl); i >= 0 {
+		p.add("%s %q must not contain control characters (byte %d)", field, config.Short(v), i)
+	}
+}
+
+// oneLine is an error's text for a check's detail, typed as the other
+// functions would report it.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
 }

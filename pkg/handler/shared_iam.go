@@ -9,7 +9,6 @@ import (
 
 	"github.com/essnap/essnap/pkg/config"
 	"github.com/essnap/essnap/pkg/esclient"
-	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/setup"
 )
 
@@ -178,35 +177,6 @@ func preCheckMessage(fails []string) string {
 		n = fmt.Sprintf("%d problems", len(fails))
 	}
 	return fmt.Sprintf("register-repo: the IAM pre-check found %s; nothing was sent to the domain (check_role=false skips the check): %s", n, strings.Join(fails, " | "))
-}
-
-// preCheck is register-repo's IAM pre-check, run before anything is sent
-// to the domain: failures are one AccessDeniedError naming every missing
-// statement; warnings (checks that could not run) are logged and returned.
-// Only s3 repositories have a role to check; check_role=false skips it.
-func (h RegisterRepo) preCheck(ctx context.Context, c RegisterConfig) ([]string, error) {
-	if c.Type != "s3" || !c.CheckRole {
-		return nil, nil
-	}
-	if h.IAM == nil {
-		w := "[role_check] the IAM pre-check did not run: this function has no IAM client"
-		h.Log.WarnContext(ctx, "IAM pre-check skipped", "warning", w)
-		return []string{w}, nil
-	}
-	in, err := c.roleInput()
-	if err != nil {
-		return nil, failure.Validation("register-repo", []string{err.Error()})
-	}
-	res := checkRole(ctx, h.IAM, in)
-	fails, warns := roleProblems(res.Checks)
-	for _, w := range warns {
-		h.Log.WarnContext(ctx, "IAM pre-check warning", "warning", w)
-	}
-	if len(fails) > 0 {
-		return warns, failure.AccessDenied(preCheckMessage(fails))
-	}
-	h.Log.InfoContext(ctx, "IAM pre-check passed", "role_arn", c.RoleARN, "warnings", len(warns))
-	return warns, nil
 }
 
 // roleInput is the pre-check's view of a validated configuration.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"unicode"
 
 	"github.com/essnap/essnap/pkg/config"
 	"github.com/essnap/essnap/pkg/engine"
@@ -140,18 +139,6 @@ const (
 	maxRoleARNBytes = 2048
 )
 
-// boundedText refuses a value longer than max bytes or holding control
-// characters, quoting at most a short prefix of it.
-func boundedText(p *problems, field, v string, max int) {
-	if len(v) > max {
-		p.add("%s %q is %d bytes; at most %d are allowed", field, config.Short(v), len(v), max)
-		return
-	}
-	if i := strings.IndexFunc(v, unicode.IsControl); i >= 0 {
-		p.add("%s %q must not contain control characters (byte %d)", field, config.Short(v), i)
-	}
-}
-
 // Spec turns the config into the repository to register.
 func (c RegisterConfig) Spec() engine.RepositorySpec {
 	s := engine.RepositorySpec{Name: c.Repository, Type: c.Type, Verify: c.Verify, Replace: c.Replace, Settings: map[string]any{}}
@@ -250,4 +237,45 @@ func verifyFailed(c RegisterConfig, res engine.RegisterResult) error {
 		cause = errors.New(res.VerifyError)
 	}
 	return fmt.Errorf("repository %s is registered (%s) but %s; %s; the engine said: %w", res.Repository, res.Status, tries, fix, cause)
+}
+
+// byteRate is a byte size as the engines parse repository throttles:
+// "0" (unthrottled), or a number with a unit (b, kb, mb, gb, tb, pb).
+var byteRate = regexp.MustCompile(`^(0|[0-9]+(\.[0-9]+)?(b|kb|mb|gb|tb|pb))$`)
+
+// validateRate checks a repository throttle before it is sent, so a typo
+// is a ValidationError and not an engine refusal after the pre-check.
+func validateRate(p *problems, field, v string) {
+	if v != "" && !byteRate.MatchString(v) {
+		p.add("%s %q is not a byte rate; use e.g. \"40mb\", \"1gb\", or \"0\" for unthrottled", field, config.Short(v))
+	}
+}
+
+// preCheck is register-repo's IAM pre-check, run before anything is sent
+// to the domain: failures are one AccessDeniedError naming every missing
+// statement; warnings (checks that could not run) are logged and returned.
+// Only s3 repositories have a role to check; check_role=false skips it.
+func (h RegisterRepo) preCheck(ctx context.Context, c RegisterConfig) ([]string, error) {
+	if c.Type != "s3" || !c.CheckRole {
+		return nil, nil
+	}
+	if h.IAM == nil {
+		w := "[role_check] the IAM pre-check did not run: this function has no IAM client"
+		h.Log.WarnContext(ctx, "IAM pre-check skipped", "warning", w)
+		return []string{w}, nil
+	}
+	in, err := c.roleInput()
+	if err != nil {
+		return nil, failure.Validation("register-repo", []string{err.Error()})
+	}
+	res := checkRole(ctx, h.IAM, in)
+	fails, warns := roleProblems(res.Checks)
+	for _, w := range warns {
+		h.Log.WarnContext(ctx, "IAM pre-check warning", "warning", w)
+	}
+	if len(fails) > 0 {
+		return warns, failure.AccessDenied(preCheckMessage(fails))
+	}
+	h.Log.InfoContext(ctx, "IAM pre-check passed", "role_arn", c.RoleARN, "warnings", len(warns))
+	return warns, nil
 }
