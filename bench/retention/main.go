@@ -135,7 +135,7 @@ func essnapPass(args []string) error {
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	// As wiring.SignedConnector builds it for an unsigned domain, with the
 	// counting transport innermost.
-	connect := func(_ context.Context, d handler.Domain) (handler.Operations, error) {
+	connect := func(_ context.Context, d handler.Domain) (any, error) {
 		c, err := esclient.New(esclient.Config{Endpoint: d.Endpoint, Region: d.Region, Unsigned: d.Unsigned, Base: countingRT{base, &mu, &reqs}})
 		if err != nil {
 			return nil, err

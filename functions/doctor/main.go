@@ -19,6 +19,6 @@ import (
 func main() {
 	// Credentials from the environment: this bootstrap links IAM (wiring.EnvCredentials).
 	creds := wiring.EnvCredentials()
-	h := handler.Doctor{Deps: wiring.ProductionWith(creds), Open: wiring.DoctorConnector(creds), IAM: awsiam.FromEnvironment(creds, os.Getenv)}
+	h := handler.Doctor{Deps: wiring.ProductionWith(creds), IAM: awsiam.FromEnvironment(creds, os.Getenv)}
 	lambda.Start(h.Invoke)
 }

@@ -76,6 +76,12 @@ type ProgressResult struct {
 	Polls int `json:"polls"`
 }
 
+// CheckProgressOps are the domain calls check-progress makes; engine.Ops implements them.
+type CheckProgressOps interface {
+	Status(ctx context.Context, repo, name string) (engine.Progress, error)
+	RestoreStatus(ctx context.Context, targets []string) (engine.RestoreProgress, error)
+}
+
 // CheckProgress is the check-progress handler, for Wait loops and operators.
 type CheckProgress struct{ Deps }
 
@@ -86,7 +92,7 @@ func (h CheckProgress) Invoke(ctx context.Context, raw json.RawMessage) (Progres
 	if err := c.Validate(); err != nil {
 		return ProgressResult{}, err
 	}
-	ops, err := h.connect(ctx, c.Domain)
+	ops, err := connect[CheckProgressOps](ctx, h.Deps, c.Domain)
 	if err != nil {
 		return ProgressResult{}, err
 	}

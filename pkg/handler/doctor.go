@@ -86,10 +86,10 @@ func (c DoctorConfig) Validate() error {
 	return nil
 }
 
-// DoctorOperations are the domain reads the doctor makes; engine.Ops
+// DoctorOps are the domain reads the doctor makes; engine.Ops
 // implements them. None changes the domain (VerifyRepository writes and
 // deletes a test blob, as registration does).
-type DoctorOperations interface {
+type DoctorOps interface {
 	EngineVersion(ctx context.Context) (engine.Version, error)
 	Health(ctx context.Context) (engine.Health, error)
 	SecurityInfo(ctx context.Context) (engine.SecurityInfo, error)
@@ -98,16 +98,11 @@ type DoctorOperations interface {
 	ListSnapshots(ctx context.Context, repo string, metadataKeys ...string) ([]model.Snapshot, error)
 }
 
-// DoctorConnector opens the doctor's reads on a domain.
-type DoctorConnector func(ctx context.Context, d Domain) (DoctorOperations, error)
-
 // Doctor is the setup doctor: one invocation returns every check, so an
 // operator sees all setup problems at once instead of one 403 per run. It
 // never changes anything.
 type Doctor struct {
 	Deps
-	// Open connects to the domain (Deps.Connect serves the other handlers).
-	Open DoctorConnector
 	// IAM runs the caller identity and role checks; nil reports them as
 	// warnings.
 	IAM IAM
@@ -222,11 +217,11 @@ func (h Doctor) domainChecks(ctx context.Context, c DoctorConfig, caller string,
 		}
 		return out
 	}
-	if h.Open == nil {
+	if h.Connect == nil {
 		out[0] = setup.Check{Check: setup.CheckDomain, Status: setup.Fail, Detail: "this function cannot connect to domains"}
 		return skip(1, "no domain connection")
 	}
-	ops, err := h.Open(ctx, c.Domain)
+	ops, err := connect[DoctorOps](ctx, h.Deps, c.Domain)
 	if err != nil {
 		out[0] = setup.Check{Check: setup.CheckDomain, Status: setup.Fail, Detail: "cannot connect: " + err.Error(), Fix: "Fix endpoint (ESSNAP_ENDPOINT)."}
 		return skip(1, "no domain connection")
@@ -290,7 +285,7 @@ const afterFix = "Fix the failed checks above, then run the doctor again."
 
 // healthVerdict words the engine and its health: red is a warning, since
 // a snapshot of red indices ends PARTIAL.
-func healthVerdict(ctx context.Context, ops DoctorOperations, v engine.Version) setup.Check {
+func healthVerdict(ctx context.Context, ops DoctorOps, v engine.Version) setup.Check {
 	c := setup.Check{Check: setup.CheckDomain, Status: setup.OK}
 	engine := fmt.Sprintf("%s %s", engineName(v.Distribution), v.Number)
 	hl, err := ops.Health(ctx)
@@ -349,7 +344,7 @@ func securityDenial(err error) string {
 // the configuration and verifies it. A fine-grained access refusal is
 // recorded in access. registered reports whether its snapshots can be
 // listed; repos are every registered repository (nil when unreadable).
-func (h Doctor) repositoryCheck(ctx context.Context, ops DoctorOperations, c DoctorConfig, access *setup.Access) (_ setup.Check, registered bool, repos map[string]engine.RepositoryInfo) {
+func (h Doctor) repositoryCheck(ctx context.Context, ops DoctorOps, c DoctorConfig, access *setup.Access) (_ setup.Check, registered bool, repos map[string]engine.RepositoryInfo) {
 	out := setup.Check{Check: setup.CheckRepository}
 	repos, err := ops.Repositories(ctx)
 	if err != nil {
@@ -437,7 +432,7 @@ func repoNames(repos map[string]engine.RepositoryInfo) string {
 // automatedCheck lists the automated snapshots of AWS's cs-automated
 // repositories (among repos, every registered one) and judges the nightly
 // schedule against them.
-func (h Doctor) automatedCheck(ctx context.Context, ops DoctorOperations, c DoctorConfig, repos map[string]engine.RepositoryInfo, now time.Time) setup.Check {
+func (h Doctor) automatedCheck(ctx context.Context, ops DoctorOps, c DoctorConfig, repos map[string]engine.RepositoryInfo, now time.Time) setup.Check {
 	tz, _ := time.LoadLocation(c.ScheduleTimezone) // validated
 	if repos == nil {
 		return setup.Check{Check: setup.CheckAutomated, Status: setup.Warn, Detail: "not checked: the repositories cannot be listed", Fix: afterFix}

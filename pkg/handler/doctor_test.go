@@ -235,10 +235,12 @@ func TestRoleCheckHostileInput(t *testing.T) {
 			if c.fn == "register-repo" {
 				_, err = handler.RegisterRepo{Deps: h.deps, IAM: iam}.Invoke(ctx, json.RawMessage(c.event))
 			} else {
-				d := handler.Doctor{Deps: h.deps, IAM: iam, Open: func(context.Context, handler.Domain) (handler.DoctorOperations, error) {
+				deps := h.deps
+				deps.Connect = func(context.Context, handler.Domain) (any, error) {
 					opened = true
 					return nil, errors.New("must not connect")
-				}}
+				}
+				d := handler.Doctor{Deps: deps, IAM: iam}
 				_, err = d.Invoke(ctx, json.RawMessage(c.event))
 			}
 			if typeName(err) != "ValidationError" || !strings.Contains(err.Error(), c.field) {
@@ -259,7 +261,9 @@ func config1(ev string) string {
 	return ev
 }
 
-// fakeDoctorOps answers the doctor's reads.
+var _ handler.DoctorOps = (*fakeDoctorOps)(nil)
+
+// fakeDoctorOps answers the doctor's reads, and nothing else.
 type fakeDoctorOps struct {
 	version  engine.Version
 	health   engine.Health
@@ -356,7 +360,9 @@ func TestDoctorReport(t *testing.T) {
 				c.iam(iam)
 			}
 			ops := c.ops()
-			d := handler.Doctor{Deps: h.deps, IAM: iam, Open: func(context.Context, handler.Domain) (handler.DoctorOperations, error) { return ops, nil }}
+			deps := h.deps
+			deps.Connect = func(context.Context, handler.Domain) (any, error) { return ops, nil }
+			d := handler.Doctor{Deps: deps, IAM: iam}
 			res, err := d.Invoke(ctx, json.RawMessage(`{}`))
 			if err != nil {
 				t.Fatal(err)
@@ -460,8 +466,8 @@ func TestDoctorForbiddenBodies(t *testing.T) {
 			defer srv.Close()
 			env := map[string]string{"ESSNAP_ENDPOINT": srv.URL, "ESSNAP_UNSIGNED": "true", "ESSNAP_REPOSITORY_TYPE": "fs", "ESSNAP_DOMAIN_ARN": ""}
 			d := handler.Doctor{
-				Deps: handler.Deps{Clock: fixedClock{fixedNow}, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Getenv: mapGetenv(env)},
-				Open: wiring.DoctorConnector(nil), IAM: newFakeIAM(),
+				Deps: handler.Deps{Connect: wiring.SignedConnector(nil), Clock: fixedClock{fixedNow}, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Getenv: mapGetenv(env)},
+				IAM:  newFakeIAM(),
 			}
 			res, err := d.Invoke(ctx, json.RawMessage(`{}`))
 			if err != nil {

@@ -96,6 +96,19 @@ type DrillResult struct {
 	Deleted []string `json:"deleted"`
 }
 
+// DrillOps are the domain calls the restore drill makes; engine.Ops implements them.
+type DrillOps interface {
+	ListSnapshots(ctx context.Context, repo string, metadataKeys ...string) ([]model.Snapshot, error)
+	GetSnapshot(ctx context.Context, repo, name string) (model.Snapshot, error)
+	SnapshotIndexSizes(ctx context.Context, repo, name string) (map[string]int64, error)
+	Disk(ctx context.Context) ([]engine.NodeDisk, error)
+	LowWatermark(ctx context.Context) (string, error)
+	Indices(ctx context.Context, pattern string) (map[string]engine.IndexState, error)
+	Restore(ctx context.Context, repo, name string, opt engine.RestoreOptions) (engine.RestoreResult, error)
+	RestoreStatus(ctx context.Context, targets []string) (engine.RestoreProgress, error)
+	DeleteIndices(ctx context.Context, names []string) error
+}
+
 // Drill is the restore-drill handler: it proves that a snapshot restores
 // and measures the time to recover.
 type Drill struct{ Deps }
@@ -116,7 +129,7 @@ func (h Drill) Invoke(ctx context.Context, raw json.RawMessage) (DrillResult, er
 	if err := c.Validate(); err != nil {
 		return DrillResult{}, err
 	}
-	ops, err := h.connect(ctx, c.Domain)
+	ops, err := connect[DrillOps](ctx, h.Deps, c.Domain)
 	if err != nil {
 		return DrillResult{}, err
 	}
@@ -133,7 +146,7 @@ func (h Drill) Invoke(ctx context.Context, raw json.RawMessage) (DrillResult, er
 
 // run is the drill after validation; res fills as it goes, so a failure
 // still reports what was done.
-func (h Drill) run(ctx context.Context, ops Operations, c DrillConfig, res *DrillResult) error {
+func (h Drill) run(ctx context.Context, ops DrillOps, c DrillConfig, res *DrillResult) error {
 	snap, err := h.drillSnapshot(ctx, ops, c)
 	if err != nil {
 		return err
@@ -229,7 +242,7 @@ func (h Drill) run(ctx context.Context, ops Operations, c DrillConfig, res *Dril
 
 // drillSnapshot finds the snapshot to drill: a named one, or the newest
 // SUCCESS snapshot of the policy (model.Newest), read in full.
-func (h Drill) drillSnapshot(ctx context.Context, ops Operations, c DrillConfig) (model.Snapshot, error) {
+func (h Drill) drillSnapshot(ctx context.Context, ops DrillOps, c DrillConfig) (model.Snapshot, error) {
 	name := c.Snapshot
 	if name == "latest" {
 		snaps, err := ops.ListSnapshots(ctx, c.Repository, model.PolicyMetadataKey)
@@ -256,7 +269,7 @@ func (h Drill) drillSnapshot(ctx context.Context, ops Operations, c DrillConfig)
 }
 
 // checkDrillDisk refuses a sample that would not fit below the low watermark.
-func checkDrillDisk(ctx context.Context, ops Operations, need int64) (*drill.DiskCheck, error) {
+func checkDrillDisk(ctx context.Context, ops DrillOps, need int64) (*drill.DiskCheck, error) {
 	disk, err := ops.Disk(ctx)
 	if err != nil {
 		return nil, err
@@ -283,7 +296,7 @@ func checkDrillDisk(ctx context.Context, ops Operations, need int64) (*drill.Dis
 // deleteOwned deletes every index the drill owns (drill.Owned), by exact
 // name, and returns their names. Listing narrows by prefix; the filter
 // alone decides.
-func (h Drill) deleteOwned(ctx context.Context, ops Operations) ([]string, error) {
+func (h Drill) deleteOwned(ctx context.Context, ops DrillOps) ([]string, error) {
 	have, err := ops.Indices(ctx, drill.Prefix+"*")
 	if err != nil {
 		return nil, err
@@ -309,7 +322,7 @@ const missingPolls = 25
 
 // waitRecovery polls restore progress until every target recovered (or
 // one is red), within maxWait seconds and the invocation's deadline.
-func (h Drill) waitRecovery(ctx context.Context, ops Operations, targets []string, maxWait int) (engine.RestoreProgress, error) {
+func (h Drill) waitRecovery(ctx context.Context, ops DrillOps, targets []string, maxWait int) (engine.RestoreProgress, error) {
 	deadline := h.Clock.Now().Add(time.Duration(maxWait) * time.Second)
 	if dl, ok := ctx.Deadline(); ok && dl.Add(-drillMargin).Before(deadline) {
 		deadline = dl.Add(-drillMargin)

@@ -2,7 +2,6 @@ package handler_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -14,9 +13,7 @@ import (
 
 	"github.com/essnap/essnap/internal/golden"
 	"github.com/essnap/essnap/pkg/engine"
-	"github.com/essnap/essnap/pkg/metadata"
 	"github.com/essnap/essnap/pkg/model"
-	"github.com/essnap/essnap/pkg/reindex"
 
 	"github.com/essnap/essnap/pkg/handler"
 	"github.com/essnap/essnap/pkg/snapshot"
@@ -41,7 +38,8 @@ type call struct {
 	Names   []string
 }
 
-// fakeOps implements handler.Operations. Each hook, when set, answers its
+// fakeOps is the domain of the snapshot functions' tests (register-repo,
+// take-snapshot, restore, check-progress, verify, drill). Each hook, when set, answers its
 // operation; otherwise a plausible default does. Every call is recorded.
 type fakeOps struct {
 	mu    sync.Mutex
@@ -64,15 +62,25 @@ type fakeOps struct {
 	docCounts map[string]int64
 }
 
-var _ handler.Operations = (*fakeOps)(nil)
+var (
+	_ handler.RegisterRepoOps  = (*fakeOps)(nil)
+	_ handler.TakeSnapshotOps  = (*fakeOps)(nil)
+	_ handler.RestoreOps       = (*fakeOps)(nil)
+	_ handler.CheckProgressOps = (*fakeOps)(nil)
+	_ handler.VerifyOps        = (*fakeOps)(nil)
+	_ handler.DrillOps         = (*fakeOps)(nil)
+)
 
-// The migration reads are exercised on the real engines (test/integration,
-// test/workflow); the fake answers them as an empty domain.
+// Verify's and the drill's reads are exercised on the real engines
+// (test/integration, test/workflow); the fake answers them as an empty domain.
 func (f *fakeOps) Disk(context.Context) ([]engine.NodeDisk, error) { return nil, nil }
-func (f *fakeOps) Count(context.Context, string) (int64, error)    { return 0, nil }
+
+func (f *fakeOps) Count(context.Context, string) (int64, error) { return 0, nil }
+
 func (f *fakeOps) DocIDs(context.Context, string, func([]string) error) error {
 	return nil
 }
+
 func (f *fakeOps) TakenNames(ctx context.Context) (map[string]string, map[string][]string, error) {
 	ix, err := f.Indices(ctx, "*")
 	taken := map[string]string{}
@@ -85,23 +93,9 @@ func (f *fakeOps) TakenNames(ctx context.Context) (map[string]string, map[string
 // The replica step is exercised with replicaOps (throughput_test.go) and on
 // the real engines; the plain fake has nothing to set.
 func (f *fakeOps) SetReplicas(context.Context, map[string]int) error { return nil }
+
 func (f *fakeOps) ReplicaStatus(context.Context, map[string]int) (engine.ReplicasResult, error) {
 	return engine.ReplicasResult{Done: true}, nil
-}
-func (f *fakeOps) MetadataItems(context.Context) ([]metadata.Item, error) { return nil, nil }
-func (f *fakeOps) PutMetadata(context.Context, metadata.Kind, string, map[string]any) error {
-	return nil
-}
-func (f *fakeOps) IngestProcessors(context.Context) (map[string]bool, error) { return nil, nil }
-func (f *fakeOps) FlatSettings(context.Context, []string) (map[string]map[string]string, error) {
-	return nil, nil
-}
-func (f *fakeOps) CreatedVersions(_ context.Context, names []string) (map[string]int64, error) {
-	out := map[string]int64{}
-	for _, n := range names {
-		out[n] = 136407927 // OpenSearch 2.19.1
-	}
-	return out, nil
 }
 
 // The drill's reads are exercised on the real engines (test/integration);
@@ -112,43 +106,17 @@ func (f *fakeOps) DocCounts(context.Context, []string) (map[string]int64, error)
 	}
 	return map[string]int64{}, nil
 }
+
 func (f *fakeOps) SnapshotIndexSizes(context.Context, string, string) (map[string]int64, error) {
 	return map[string]int64{}, nil
 }
+
 func (f *fakeOps) LowWatermark(context.Context) (string, error) { return "85%", nil }
+
 func (f *fakeOps) DeleteIndices(_ context.Context, names []string) error {
 	f.record(call{Op: "DeleteIndices", Names: names})
 	return nil
 }
-
-// The reindex path runs on the real engines only (test/integration,
-// test/workflow); the fake refuses it.
-var errNotFaked = errors.New("not faked: the reindex path is tested on the real engines")
-
-func (f *fakeOps) IndexDefinitions(context.Context, []string) (map[string]reindex.Definition, error) {
-	return nil, errNotFaked
-}
-func (f *fakeOps) CreateIndex(context.Context, string, map[string]any, map[string]any) (bool, error) {
-	return false, errNotFaked
-}
-func (f *fakeOps) Refresh(context.Context, []string) error { return errNotFaked }
-func (f *fakeOps) IndexSetting(context.Context, string, string) (string, error) {
-	return "", errNotFaked
-}
-func (f *fakeOps) FinishCopy(context.Context, string, map[string]any, map[string]any) error {
-	return errNotFaked
-}
-func (f *fakeOps) Percentiles(context.Context, string, string, []float64) ([]float64, error) {
-	return nil, errNotFaked
-}
-func (f *fakeOps) StartReindex(context.Context, map[string]any) (string, error) {
-	return "", errNotFaked
-}
-func (f *fakeOps) ReindexTask(context.Context, string) (reindex.Outcome, error) {
-	return reindex.Outcome{}, errNotFaked
-}
-func (f *fakeOps) CancelTask(context.Context, string) error                  { return errNotFaked }
-func (f *fakeOps) ProbeRemote(context.Context, reindex.Remote, string) error { return errNotFaked }
 
 func (f *fakeOps) record(c call) {
 	f.mu.Lock()
@@ -167,11 +135,6 @@ func (f *fakeOps) recorded(op string) []call {
 		}
 	}
 	return out
-}
-
-func (f *fakeOps) EngineVersion(context.Context) (engine.Version, error) {
-	f.record(call{Op: "EngineVersion"})
-	return engine.Version{Distribution: "opensearch", Number: "2.11.0"}, nil
 }
 
 func (f *fakeOps) RegisterRepository(_ context.Context, spec engine.RepositorySpec) (engine.RegisterResult, error) {
@@ -281,7 +244,7 @@ func newHarness(t *testing.T, env map[string]string) *harness {
 	}}
 	var mu sync.Mutex
 	h.deps = handler.Deps{
-		Connect: func(_ context.Context, d handler.Domain) (handler.Operations, error) {
+		Connect: func(_ context.Context, d handler.Domain) (any, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			h.domains = append(h.domains, d)

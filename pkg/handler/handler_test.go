@@ -604,7 +604,7 @@ func TestRegisterFailures(t *testing.T) {
 	})
 	t.Run("connect failure", func(t *testing.T) {
 		h := newHarness(t, baseEnv())
-		h.deps.Connect = func(context.Context, handler.Domain) (handler.Operations, error) {
+		h.deps.Connect = func(context.Context, handler.Domain) (any, error) {
 			return nil, errors.New("no AWS credentials provider")
 		}
 		wantErr(t, invokeRegister(h, nil), "ValidationError", "connect", "no AWS credentials provider")

@@ -186,7 +186,7 @@ func (deniedListing) TakenNames(context.Context) (map[string]string, map[string]
 // than refused for a permission take-snapshot never needed before.
 func TestTakeSnapshotPatternCheckSkippedWhenListingDenied(t *testing.T) {
 	h := newHarness(t, baseEnv())
-	h.deps.Connect = func(context.Context, handler.Domain) (handler.Operations, error) { return deniedListing{h.ops}, nil }
+	h.deps.Connect = func(context.Context, handler.Domain) (any, error) { return deniedListing{h.ops}, nil }
 	if err := invokeTake(h, json.RawMessage(`{"indices":["zzz-*"]}`)); err != nil {
 		t.Fatal(err)
 	}

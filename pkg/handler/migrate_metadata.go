@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/metadata"
 	"github.com/essnap/essnap/pkg/migrate"
@@ -96,6 +97,16 @@ type MetadataResult struct {
 	Counts   map[string]int `json:"counts"`
 }
 
+// MetadataOps are the domain calls migrate-metadata, on the source and the target alike makes; engine.Ops implements them.
+type MetadataOps interface {
+	EngineVersion(ctx context.Context) (engine.Version, error)
+	Indices(ctx context.Context, pattern string) (map[string]engine.IndexState, error)
+	MetadataItems(ctx context.Context) ([]metadata.Item, error)
+	PutMetadata(ctx context.Context, kind metadata.Kind, name string, body map[string]any) error
+	IngestProcessors(ctx context.Context) (map[string]bool, error)
+	FlatSettings(ctx context.Context, names []string) (map[string]map[string]string, error)
+}
+
 // Metadata is the migrate-metadata handler: it carries ingest pipelines and
 // index templates (component, composable, legacy) from the source to the
 // target, translated and diffed, and reports lifecycle policies.
@@ -109,7 +120,7 @@ func (h Metadata) Invoke(ctx context.Context, raw json.RawMessage) (MetadataResu
 	if err := c.Validate(); err != nil {
 		return MetadataResult{}, err
 	}
-	src, tgt, err := h.bothDomains(ctx, c.Source, c.Target)
+	src, tgt, err := bothDomains[MetadataOps](ctx, h.Deps, c.Source, c.Target)
 	if err != nil {
 		return MetadataResult{}, err
 	}
@@ -135,7 +146,7 @@ func (h Metadata) Invoke(ctx context.Context, raw json.RawMessage) (MetadataResu
 // readAndPlan reads what planMetadata needs that migrate-metadata's event
 // only names: both engines' versions and the concrete source indices its
 // patterns select.
-func (h Metadata) readAndPlan(ctx context.Context, src, tgt Operations, c MetadataConfig) (MetadataResult, error) {
+func (h Metadata) readAndPlan(ctx context.Context, src, tgt MetadataOps, c MetadataConfig) (MetadataResult, error) {
 	sv, err := src.EngineVersion(ctx)
 	if err != nil {
 		return MetadataResult{}, fmt.Errorf("source: %w", err)

@@ -15,6 +15,7 @@ import (
 	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/failure"
+	"github.com/essnap/essnap/pkg/metadata"
 	"github.com/essnap/essnap/pkg/migrate"
 	"github.com/essnap/essnap/pkg/reindex"
 	"github.com/essnap/essnap/pkg/snapshot"
@@ -23,7 +24,7 @@ import (
 // sourceReplicas reads each source index's number_of_replicas, keyed by
 // the name the restore gives it on the target. A value the engine does
 // not report counts as 1, the engines' default.
-func sourceReplicas(ctx context.Context, src Operations, indices []snapshot.IndexMapping) (map[string]int, error) {
+func sourceReplicas(ctx context.Context, src PreflightOps, indices []snapshot.IndexMapping) (map[string]int, error) {
 	names := make([]string, len(indices))
 	for i, m := range indices {
 		names[i] = m.Source
@@ -185,6 +186,21 @@ type MethodCounts struct {
 	Reindex  int `json:"reindex"`
 }
 
+// PreflightOps are the domain calls the pre-flight, on the source and the target alike makes; engine.Ops implements them.
+type PreflightOps interface {
+	EngineVersion(ctx context.Context) (engine.Version, error)
+	Indices(ctx context.Context, pattern string) (map[string]engine.IndexState, error)
+	CreatedVersions(ctx context.Context, names []string) (map[string]int64, error)
+	FlatSettings(ctx context.Context, names []string) (map[string]map[string]string, error)
+	IndexDefinitions(ctx context.Context, names []string) (map[string]reindex.Definition, error)
+	Percentiles(ctx context.Context, index, field string, percents []float64) ([]float64, error)
+	Disk(ctx context.Context) ([]engine.NodeDisk, error)
+	TakenNames(ctx context.Context) (taken map[string]string, aliases map[string][]string, err error)
+	ProbeRemote(ctx context.Context, remote reindex.Remote, index string) error
+	MetadataItems(ctx context.Context) ([]metadata.Item, error)
+	IngestProcessors(ctx context.Context) (map[string]bool, error)
+}
+
 // Preflight is the migration's pre-flight handler: it reads both domains
 // and refuses, before anything is written, a migration that cannot work.
 type Preflight struct{ Deps }
@@ -197,7 +213,7 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 	if err := c.Validate(); err != nil {
 		return PreflightResult{}, err
 	}
-	src, tgt, err := h.bothDomains(ctx, c.Source, c.Target)
+	src, tgt, err := bothDomains[PreflightOps](ctx, h.Deps, c.Source, c.Target)
 	if err != nil {
 		return PreflightResult{}, err
 	}
@@ -356,7 +372,7 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 // or a target that cannot read the source (probed with a remote reindex
 // that matches nothing). Large indices are split on split_field by its
 // percentiles, so their parts copy in parallel.
-func (h Preflight) planReindex(ctx context.Context, c PreflightConfig, src, tgt Operations, idx []snapshot.IndexMapping,
+func (h Preflight) planReindex(ctx context.Context, c PreflightConfig, src, tgt PreflightOps, idx []snapshot.IndexMapping,
 	state map[string]engine.IndexState, verdicts map[string]migrate.IndexCompat, warnings *[]string) (*reindex.Plan, error) {
 	names := make([]string, len(idx))
 	for i, m := range idx {

@@ -173,6 +173,11 @@ func (c RegisterConfig) Spec() engine.RepositorySpec {
 	return s
 }
 
+// RegisterRepoOps are the domain calls register-repo makes; engine.Ops implements them.
+type RegisterRepoOps interface {
+	RegisterRepository(ctx context.Context, spec engine.RepositorySpec) (engine.RegisterResult, error)
+}
+
 // RegisterRepo is the register-repo handler.
 type RegisterRepo struct {
 	Deps
@@ -200,7 +205,7 @@ func (h RegisterRepo) Invoke(ctx context.Context, raw json.RawMessage) (Register
 	if err != nil {
 		return RegisterResult{}, h.fail(ctx, "register-repo", err)
 	}
-	ops, err := h.connect(ctx, c.Domain)
+	ops, err := connect[RegisterRepoOps](ctx, h.Deps, c.Domain)
 	if err != nil {
 		return RegisterResult{}, err
 	}

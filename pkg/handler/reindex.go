@@ -91,6 +91,18 @@ type ReindexResult struct {
 	Polls   int    `json:"polls"`
 }
 
+// ReindexOps are the domain calls the reindex step, on the source and the target alike makes; engine.Ops implements them.
+type ReindexOps interface {
+	IndexDefinitions(ctx context.Context, names []string) (map[string]reindex.Definition, error)
+	Refresh(ctx context.Context, names []string) error
+	CreateIndex(ctx context.Context, name string, settings, mappings map[string]any) (exists bool, err error)
+	IndexSetting(ctx context.Context, index, key string) (string, error)
+	FinishCopy(ctx context.Context, index string, settings, aliases map[string]any) error
+	StartReindex(ctx context.Context, body map[string]any) (string, error)
+	ReindexTask(ctx context.Context, id string) (reindex.Outcome, error)
+	CancelTask(ctx context.Context, id string) error
+}
+
 // Reindex is the migration's reindex step: it creates the target indices
 // (translated from the source's), runs the target's remote reindex tasks
 // under max_concurrent, polls them for up to wait_seconds, reruns parts
@@ -109,7 +121,7 @@ func (h Reindex) Invoke(ctx context.Context, raw json.RawMessage) (ReindexResult
 	if err := c.Validate(); err != nil {
 		return ReindexResult{}, err
 	}
-	src, tgt, err := h.bothDomains(ctx, c.Source, c.Target)
+	src, tgt, err := bothDomains[ReindexOps](ctx, h.Deps, c.Source, c.Target)
 	if err != nil {
 		return ReindexResult{}, err
 	}
@@ -161,7 +173,7 @@ func (h Reindex) Invoke(ctx context.Context, raw json.RawMessage) (ReindexResult
 }
 
 // reindexFailed cancels the plan's running tasks (best effort) and types err.
-func (h Reindex) reindexFailed(ctx context.Context, tgt Operations, plan reindex.Plan, err error) (ReindexResult, error) {
+func (h Reindex) reindexFailed(ctx context.Context, tgt ReindexOps, plan reindex.Plan, err error) (ReindexResult, error) {
 	for _, it := range plan.Items {
 		for _, pt := range it.Parts {
 			if pt.State == reindex.Running && pt.Task != "" {
@@ -177,7 +189,7 @@ func (h Reindex) reindexFailed(ctx context.Context, tgt Operations, plan reindex
 
 // prepare creates every target index the plan has not prepared yet; once
 // all are, it costs nothing.
-func (h Reindex) prepare(ctx context.Context, src, tgt Operations, plan *reindex.Plan) error {
+func (h Reindex) prepare(ctx context.Context, src, tgt ReindexOps, plan *reindex.Plan) error {
 	var names []string
 	for _, it := range plan.Items {
 		if !it.Prepared {
@@ -220,7 +232,7 @@ func (h Reindex) prepare(ctx context.Context, src, tgt Operations, plan *reindex
 
 // createTarget creates one target index from the source's definition,
 // dropping (and reporting) each setting the target refuses.
-func (h Reindex) createTarget(ctx context.Context, tgt Operations, it *reindex.Item, def reindex.Definition) error {
+func (h Reindex) createTarget(ctx context.Context, tgt ReindexOps, it *reindex.Item, def reindex.Definition) error {
 	cr := reindex.Translate(def)
 	for range 20 {
 		exists, err := tgt.CreateIndex(ctx, it.Target, cr.Settings, cr.Mappings)
@@ -264,7 +276,7 @@ func (h Reindex) createTarget(ctx context.Context, tgt Operations, it *reindex.I
 
 // advance reads the running tasks, starts parts up to max_concurrent and
 // finishes copied indices: one poll of the loop.
-func (h Reindex) advance(ctx context.Context, tgt Operations, plan *reindex.Plan, nowMs func() int64) error {
+func (h Reindex) advance(ctx context.Context, tgt ReindexOps, plan *reindex.Plan, nowMs func() int64) error {
 	for i := range plan.Items {
 		for j := range plan.Items[i].Parts {
 			pt := plan.Items[i].Parts[j]

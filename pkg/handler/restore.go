@@ -46,7 +46,7 @@ func (h Restore) setReplicas(ctx context.Context, c RestoreConfig) (engine.Resto
 	if c.StartedAt != "" {
 		started, _ = time.Parse(time.RFC3339Nano, c.StartedAt)
 	}
-	ops, err := h.connect(ctx, c.Domain)
+	ops, err := connect[RestoreOps](ctx, h.Deps, c.Domain)
 	if err != nil {
 		return engine.RestoreResult{}, err
 	}
@@ -174,6 +174,13 @@ func (c RestoreConfig) Validate() (*snapshot.Renamer, error) {
 	return rn, nil
 }
 
+// RestoreOps are the domain calls restore (and the migration's replica step) makes; engine.Ops implements them.
+type RestoreOps interface {
+	Restore(ctx context.Context, repo, name string, opt engine.RestoreOptions) (engine.RestoreResult, error)
+	SetReplicas(ctx context.Context, want map[string]int) error
+	ReplicaStatus(ctx context.Context, want map[string]int) (engine.ReplicasResult, error)
+}
+
 // Restore is the restore handler.
 type Restore struct{ Deps }
 
@@ -187,7 +194,7 @@ func (h Restore) Invoke(ctx context.Context, raw json.RawMessage) (engine.Restor
 	if c.Action == "replicas" {
 		return h.setReplicas(ctx, c)
 	}
-	ops, err := h.connect(ctx, c.Domain)
+	ops, err := connect[RestoreOps](ctx, h.Deps, c.Domain)
 	if err != nil {
 		return engine.RestoreResult{}, err
 	}

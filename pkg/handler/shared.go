@@ -10,13 +10,9 @@ import (
 	"unicode"
 
 	"github.com/essnap/essnap/pkg/config"
-	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/failure"
-	"github.com/essnap/essnap/pkg/metadata"
 	"github.com/essnap/essnap/pkg/metrics"
-	"github.com/essnap/essnap/pkg/model"
-	"github.com/essnap/essnap/pkg/reindex"
 )
 
 // Clock is injected so naming and retention decisions are testable.
@@ -35,56 +31,12 @@ type Domain struct {
 	Unsigned bool   `json:"unsigned" env:"UNSIGNED"`
 }
 
-// Operations is what handlers need from a domain; *engine.Ops implements
-// it, and tests substitute fakes for paths the engines cannot produce.
-type Operations interface {
-	EngineVersion(ctx context.Context) (engine.Version, error)
-	RegisterRepository(ctx context.Context, spec engine.RepositorySpec) (engine.RegisterResult, error)
-	CreateSnapshot(ctx context.Context, repo, name string, opt engine.CreateOptions) (engine.CreateResult, error)
-	GetSnapshot(ctx context.Context, repo, name string) (model.Snapshot, error)
-	Status(ctx context.Context, repo, name string) (engine.Progress, error)
-	// ListSnapshots is the narrowed listing (model.ListingPaths plus these metadata keys).
-	ListSnapshots(ctx context.Context, repo string, metadataKeys ...string) ([]model.Snapshot, error)
-	DeleteSnapshots(ctx context.Context, repo string, names []string) error
-	Restore(ctx context.Context, repo, name string, opt engine.RestoreOptions) (engine.RestoreResult, error)
-	RestoreStatus(ctx context.Context, targets []string) (engine.RestoreProgress, error)
-	Indices(ctx context.Context, pattern string) (map[string]engine.IndexState, error)
-
-	// Migration reads (pre-flight and verify).
-	Disk(ctx context.Context) ([]engine.NodeDisk, error)
-	Count(ctx context.Context, index string) (int64, error)
-	DocIDs(ctx context.Context, index string, visit func(ids []string) error) error
-	CreatedVersions(ctx context.Context, names []string) (map[string]int64, error)
-	// Metadata migration (migrate-metadata and the pre-flight's diff).
-	MetadataItems(ctx context.Context) ([]metadata.Item, error)
-	PutMetadata(ctx context.Context, kind metadata.Kind, name string, body map[string]any) error
-	IngestProcessors(ctx context.Context) (map[string]bool, error)
-	FlatSettings(ctx context.Context, names []string) (map[string]map[string]string, error)
-	// The migration's replica step (restore action "replicas").
-	SetReplicas(ctx context.Context, want map[string]int) error
-	ReplicaStatus(ctx context.Context, want map[string]int) (engine.ReplicasResult, error)
-	// TakenNames are the index and alias names a restore must not create.
-	TakenNames(ctx context.Context) (taken map[string]string, aliases map[string][]string, err error)
-	// Restore drills (and take-snapshot's recorded counts).
-	DocCounts(ctx context.Context, patterns []string) (map[string]int64, error)
-	SnapshotIndexSizes(ctx context.Context, repo, name string) (map[string]int64, error)
-	LowWatermark(ctx context.Context) (string, error)
-	DeleteIndices(ctx context.Context, names []string) error
-	// The reindex path (pre-flight and the reindex step).
-	IndexDefinitions(ctx context.Context, names []string) (map[string]reindex.Definition, error)
-	CreateIndex(ctx context.Context, name string, settings, mappings map[string]any) (exists bool, err error)
-	IndexSetting(ctx context.Context, index, key string) (string, error)
-	Refresh(ctx context.Context, names []string) error
-	FinishCopy(ctx context.Context, index string, settings, aliases map[string]any) error
-	Percentiles(ctx context.Context, index, field string, percents []float64) ([]float64, error)
-	StartReindex(ctx context.Context, body map[string]any) (string, error)
-	ReindexTask(ctx context.Context, id string) (reindex.Outcome, error)
-	CancelTask(ctx context.Context, id string) error
-	ProbeRemote(ctx context.Context, remote reindex.Remote, index string) error
-}
-
-// Connector opens Operations on a domain. Production builds a signed client.
-type Connector func(ctx context.Context, d Domain) (Operations, error)
+// Connector opens a domain. Production returns engine.Ops on a signed
+// client; tests return fakes. Each handler reaches the value only through
+// its own small interface (DrillOps, VerifyOps, ...), so a fake implements
+// just what its handler calls; pkg/wiring proves at compile time that
+// engine.Ops serves every one of them.
+type Connector func(ctx context.Context, d Domain) (any, error)
 
 // Deps are what every handler is built from.
 type Deps struct {
@@ -137,11 +89,18 @@ func (d Domain) validate(p *problems) {
 	}
 }
 
-// connect opens the domain, typing connection failures.
-func (d Deps) connect(ctx context.Context, dom Domain) (Operations, error) {
-	ops, err := d.Connect(ctx, dom)
+// connect opens the domain as the handler's interface T, typing connection
+// failures. A connector whose value lacks T's methods is a wiring mistake,
+// reported as such before anything is sent.
+func connect[T any](ctx context.Context, d Deps, dom Domain) (T, error) {
+	var zero T
+	c, err := d.Connect(ctx, dom)
 	if err != nil {
-		return nil, failure.Validation("connect", []string{err.Error()})
+		return zero, failure.Validation("connect", []string{err.Error()})
+	}
+	ops, ok := c.(T)
+	if !ok {
+		return zero, fmt.Errorf("connect: %T does not implement %s; fix the wiring", c, reflect.TypeFor[T]())
 	}
 	return ops, nil
 }

@@ -31,15 +31,24 @@ func validateDomains(p *problems, src, tgt Domain) {
 	}
 }
 
-// bothDomains connects to a migration's source and target.
-func (d Deps) bothDomains(ctx context.Context, source, target Domain) (src, tgt Operations, err error) {
-	if src, err = d.connect(ctx, source); err != nil {
-		return nil, nil, err
+// bothDomains connects to a migration's source and target, both seen
+// through the step's interface T.
+func bothDomains[T any](ctx context.Context, d Deps, source, target Domain) (src, tgt T, err error) {
+	if src, err = connect[T](ctx, d, source); err != nil {
+		return src, tgt, err
 	}
-	if tgt, err = d.connect(ctx, target); err != nil {
-		return nil, nil, err
+	if tgt, err = connect[T](ctx, d, target); err != nil {
+		return src, tgt, err
 	}
 	return src, tgt, nil
+}
+
+// metadataReads are the reads planMetadata makes: the pre-flight and
+// migrate-metadata both plan, each through its own interface.
+type metadataReads interface {
+	MetadataItems(ctx context.Context) ([]metadata.Item, error)
+	IngestProcessors(ctx context.Context) (map[string]bool, error)
+	FlatSettings(ctx context.Context, names []string) (map[string]map[string]string, error)
 }
 
 // planMetadata decides every item from both domains' metadata, for the
@@ -47,7 +56,7 @@ func (d Deps) bothDomains(ctx context.Context, source, target Domain) (src, tgt 
 // and system ones are left out of warnings and policies); the pre-flight
 // (which has read the engines and indices already) uses it read-only,
 // migrate-metadata also applies it.
-func planMetadata(ctx context.Context, src, tgt Operations, srcEngine, tgtEngine migrate.Engine, indices, include []string, overwrite bool) (MetadataResult, error) {
+func planMetadata(ctx context.Context, src, tgt metadataReads, srcEngine, tgtEngine migrate.Engine, indices, include []string, overwrite bool) (MetadataResult, error) {
 	names := slices.DeleteFunc(slices.Clone(indices), func(n string) bool { return strings.HasPrefix(n, ".") })
 	res := MetadataResult{SourceEngine: srcEngine, TargetEngine: tgtEngine, Items: []metadata.Decision{}, Policies: []metadata.Policy{}, Warnings: []string{}, Counts: map[string]int{}}
 	cross := srcEngine.Distribution != tgtEngine.Distribution

@@ -106,6 +106,18 @@ func (c *SnapshotConfig) Validate(now func() (name string, err error)) (string, 
 	return name, nil
 }
 
+// TakeSnapshotOps are the domain calls take-snapshot (snapshot, retention, recorded counts) makes; engine.Ops implements them.
+type TakeSnapshotOps interface {
+	CreateSnapshot(ctx context.Context, repo, name string, opt engine.CreateOptions) (engine.CreateResult, error)
+	Status(ctx context.Context, repo, name string) (engine.Progress, error)
+	// ListSnapshots is the narrowed listing (model.ListingPaths plus these metadata keys).
+	ListSnapshots(ctx context.Context, repo string, metadataKeys ...string) ([]model.Snapshot, error)
+	DeleteSnapshots(ctx context.Context, repo string, names []string) error
+	// TakenNames are the index and alias names on the domain.
+	TakenNames(ctx context.Context) (taken map[string]string, aliases map[string][]string, err error)
+	DocCounts(ctx context.Context, patterns []string) (map[string]int64, error)
+}
+
 // TakeSnapshot is the take-snapshot handler.
 type TakeSnapshot struct{ Deps }
 
@@ -132,7 +144,7 @@ func (h TakeSnapshot) Invoke(ctx context.Context, raw json.RawMessage) (Snapshot
 	if err != nil {
 		return SnapshotResult{}, err
 	}
-	ops, err := h.connect(ctx, c.Domain)
+	ops, err := connect[TakeSnapshotOps](ctx, h.Deps, c.Domain)
 	if err != nil {
 		return SnapshotResult{}, err
 	}
@@ -192,7 +204,7 @@ func (h TakeSnapshot) Invoke(ctx context.Context, raw json.RawMessage) (Snapshot
 
 // publishSuccess reports a finished SUCCESS snapshot; its size needs one
 // more request, which is skipped (not failed) when it errors.
-func (h TakeSnapshot) publishSuccess(ctx context.Context, ops Operations, repo string, info model.Snapshot, now time.Time) {
+func (h TakeSnapshot) publishSuccess(ctx context.Context, ops TakeSnapshotOps, repo string, info model.Snapshot, now time.Time) {
 	vals := map[string]float64{"SnapshotSucceeded": 1, "ShardsFailed": float64(info.Shards.Failed), "LastSuccessAgeSeconds": now.Sub(info.Start).Seconds()}
 	if info.Duration > 0 {
 		vals["SnapshotDurationSeconds"] = info.Duration.Seconds()
@@ -299,7 +311,7 @@ func (c *SnapshotConfig) metadataProblem() string {
 // A caller that may not list indices or aliases (fine-grained access
 // control mapped to manage_snapshots only) cannot check: the snapshot is
 // then taken, and an empty SUCCESS is still caught after it (Invoke).
-func (h TakeSnapshot) checkSelection(ctx context.Context, ops Operations, c *SnapshotConfig) error {
+func (h TakeSnapshot) checkSelection(ctx context.Context, ops TakeSnapshotOps, c *SnapshotConfig) error {
 	taken, _, err := ops.TakenNames(ctx)
 	var ae *esclient.APIError
 	if errors.As(err, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden) {
@@ -383,7 +395,7 @@ func quoteAll(vals []string) string {
 // (drill.FitCounts: newest names first) and counts_omitted says how many
 // did not. A count that cannot be read is not worth failing the snapshot
 // for: it is logged, and the drill then checks health only.
-func (h TakeSnapshot) recordCounts(ctx context.Context, ops Operations, c *SnapshotConfig, meta map[string]any) {
+func (h TakeSnapshot) recordCounts(ctx context.Context, ops TakeSnapshotOps, c *SnapshotConfig, meta map[string]any) {
 	counts, err := ops.DocCounts(ctx, c.Indices)
 	if err != nil {
 		h.Log.WarnContext(ctx, "take-snapshot: document counts not recorded; the restore drill will check health only", "error", err.Error())
@@ -483,7 +495,7 @@ func ours(p retention.Policy, states ...string) func(model.Snapshot) bool {
 // applyRetention lists the repository once, refuses to delete while the
 // policy's newest snapshot is running or unhealthy, and deletes the plan in
 // batched multi-name requests: 1 list + ceil(deletions/batch) requests.
-func (h TakeSnapshot) applyRetention(ctx context.Context, ops Operations, repo string, rc RetentionConfig, now time.Time, dryRun bool) (RetentionResult, error) {
+func (h TakeSnapshot) applyRetention(ctx context.Context, ops TakeSnapshotOps, repo string, rc RetentionConfig, now time.Time, dryRun bool) (RetentionResult, error) {
 	res := RetentionResult{PolicyID: rc.PolicyID, DryRun: dryRun, Deleted: []RetentionDecision{}}
 	snaps, err := ops.ListSnapshots(ctx, repo, model.PolicyMetadataKey, rc.PinKeyOrDefault())
 	res.Requests++

@@ -152,7 +152,7 @@ func TestRestoreReplicasAction(t *testing.T) {
 	clock := &steppingClock{t: fixedNow}
 	h.deps.Clock = clock
 	ro := &replicaOps{fakeOps: h.ops, ready: 3}
-	h.deps.Connect = func(context.Context, handler.Domain) (handler.Operations, error) { return ro, nil }
+	h.deps.Connect = func(context.Context, handler.Domain) (any, error) { return ro, nil }
 	started := fixedNow.Add(-10 * time.Second).Format(time.RFC3339Nano)
 	res, err := handler.Restore{Deps: h.deps}.Invoke(context.Background(), json.RawMessage(`{"action":"replicas","replicas":{"a-restored":1,"b-restored":0},"wait_seconds":5,"started_at":"`+started+`"}`))
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/migrate"
 	"github.com/essnap/essnap/pkg/snapshot"
@@ -101,6 +102,14 @@ type ReportTotals struct {
 	SnapshotBytes int64 `json:"snapshot_bytes"`
 }
 
+// VerifyOps are the domain calls verify, on the source and the target alike makes; engine.Ops implements them.
+type VerifyOps interface {
+	RestoreStatus(ctx context.Context, targets []string) (engine.RestoreProgress, error)
+	Indices(ctx context.Context, pattern string) (map[string]engine.IndexState, error)
+	Count(ctx context.Context, index string) (int64, error)
+	DocIDs(ctx context.Context, index string, visit func(ids []string) error) error
+}
+
 // Verify is the migration's verification handler; it reads only.
 type Verify struct{ Deps }
 
@@ -111,7 +120,7 @@ func (h Verify) Invoke(ctx context.Context, raw json.RawMessage) (Report, error)
 	if err := c.Validate(); err != nil {
 		return Report{}, err
 	}
-	src, tgt, err := h.bothDomains(ctx, c.Source, c.Target)
+	src, tgt, err := bothDomains[VerifyOps](ctx, h.Deps, c.Source, c.Target)
 	if err != nil {
 		return Report{}, err
 	}
@@ -183,7 +192,7 @@ func (h Verify) Invoke(ctx context.Context, raw json.RawMessage) (Report, error)
 // only checks the shard a document's routing points to, so a poller replay
 // that omits a document's custom routing writes a second copy of the same
 // _id into another shard (seen on Elasticsearch 7.10 -> OpenSearch 2.19).
-func missingIDs(ctx context.Context, src, tgt Operations, ic *migrate.IndexCounts) error {
+func missingIDs(ctx context.Context, src, tgt VerifyOps, ic *migrate.IndexCounts) error {
 	want := make(map[string]struct{}, ic.SourceDocs)
 	if err := src.DocIDs(ctx, ic.Source, func(ids []string) error {
 		for _, id := range ids {

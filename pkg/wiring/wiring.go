@@ -47,10 +47,26 @@ func LazyCredentials() aws.CredentialsProvider {
 // domain is unsigned. Clients are reused per domain across warm invocations.
 func SignedConnector(creds aws.CredentialsProvider) handler.Connector {
 	open := signedOps(creds)
-	return func(ctx context.Context, d handler.Domain) (handler.Operations, error) {
+	return func(ctx context.Context, d handler.Domain) (any, error) {
 		return open(ctx, d)
 	}
 }
+
+// engine.Ops is what SignedConnector returns: it must serve every
+// handler's interface, checked here at compile time instead of at a
+// handler's first connect.
+var (
+	_ handler.RegisterRepoOps  = engine.Ops{}
+	_ handler.TakeSnapshotOps  = engine.Ops{}
+	_ handler.RestoreOps       = engine.Ops{}
+	_ handler.CheckProgressOps = engine.Ops{}
+	_ handler.PreflightOps     = engine.Ops{}
+	_ handler.MetadataOps      = engine.Ops{}
+	_ handler.ReindexOps       = engine.Ops{}
+	_ handler.VerifyOps        = engine.Ops{}
+	_ handler.DrillOps         = engine.Ops{}
+	_ handler.DoctorOps        = engine.Ops{}
+)
 
 // signedOps is the one client cache behind every connector: one signed
 // esclient per domain, built on first use and kept for warm invocations.

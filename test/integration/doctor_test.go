@@ -14,7 +14,6 @@ import (
 	"github.com/essnap/essnap/internal/testenv"
 	"github.com/essnap/essnap/pkg/handler"
 	"github.com/essnap/essnap/pkg/setup"
-	"github.com/essnap/essnap/pkg/wiring"
 	"github.com/essnap/essnap/pkg/wiring/awsiam"
 )
 
@@ -22,7 +21,7 @@ import (
 // handler tests) and to moto's STS for the caller's identity.
 func doctorOn(e peer, motoURL string, env map[string]string, now time.Time) handler.Doctor {
 	iamc := awsiam.FromEnvironment(staticCreds("testing", "testing", ""), envOf(map[string]string{"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": motoURL}))
-	return handler.Doctor{Deps: deps(e, env, now), Open: wiring.DoctorConnector(nil), IAM: iamc}
+	return handler.Doctor{Deps: deps(e, env, now), IAM: iamc}
 }
 
 // runDoctor invokes the doctor with event and returns its answer by check.

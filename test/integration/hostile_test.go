@@ -114,7 +114,7 @@ func (p *faultProxy) count(key string) int {
 // backoff, so that stalls and retries fit in a test.
 func proxyDeps(proxyURL string, env map[string]string, timeout time.Duration) handler.Deps {
 	return handler.Deps{
-		Connect: func(_ context.Context, d handler.Domain) (handler.Operations, error) {
+		Connect: func(_ context.Context, d handler.Domain) (any, error) {
 			c, err := esclient.New(esclient.Config{Endpoint: d.Endpoint, Unsigned: true, RequestTimeout: timeout,
 				BaseBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
 			if err != nil {

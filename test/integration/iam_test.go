@@ -143,7 +143,7 @@ func TestRoleChecksAgainstMoto(t *testing.T) {
 			}
 			connected := false
 			d := handler.Deps{
-				Connect: func(context.Context, handler.Domain) (handler.Operations, error) {
+				Connect: func(context.Context, handler.Domain) (any, error) {
 					connected = true
 					return nil, errNotConnecting
 				},
@@ -223,7 +223,7 @@ func TestRoleChecksWhenSimulationFails(t *testing.T) {
 		"ESSNAP_ENDPOINT": iamEndpoint, "ESSNAP_BUCKET": "essnap-snapshots", "ESSNAP_ROLE_ARN": "arn:aws:iam::123456789012:role/SnapshotRole", "ESSNAP_DOMAIN_ARN": iamDomainArn,
 	}
 	d := handler.Deps{Clock: fixedClock{time.Now()}, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Getenv: envOf(env),
-		Connect: func(context.Context, handler.Domain) (handler.Operations, error) { return nil, errNotConnecting }}
+		Connect: func(context.Context, handler.Domain) (any, error) { return nil, errNotConnecting }}
 	res, err := handler.Doctor{Deps: d, IAM: admin}.Invoke(ctx(t), json.RawMessage(`{}`))
 	if err != nil {
 		t.Fatal(err)

@@ -26,7 +26,7 @@ func countingDeps(e peer, env map[string]string, now time.Time) (handler.Deps, *
 	var n atomic.Int32
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	d := deps(e, env, now)
-	d.Connect = func(_ context.Context, dom handler.Domain) (handler.Operations, error) {
+	d.Connect = func(_ context.Context, dom handler.Domain) (any, error) {
 		c, err := esclient.New(esclient.Config{Endpoint: dom.Endpoint, Unsigned: true, Base: countingRT{base, &n}})
 		if err != nil {
 			return nil, err
