@@ -147,7 +147,7 @@ var benchPolicy = Policy{
 
 // narrow applies filter_path=model.ListingFilter(keys...) to a listing the
 // way the engines do (checked against recorded answers of every engine in
-// pkg/snapshot's fixtures): each entry keeps only the listed paths, and an
+// pkg/model/testdata): each entry keeps only the listed paths, and an
 // object left empty disappears.
 func narrow(listing []byte, keys ...string) []byte {
 	var all struct {
