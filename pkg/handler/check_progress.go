@@ -76,7 +76,8 @@ type ProgressResult struct {
 	Polls int `json:"polls"`
 }
 
-// CheckProgressOps are the domain calls check-progress makes; engine.Ops implements them.
+// CheckProgressOps are the calls check-progress makes: the handler sees
+// the domain through them alone, and a test fake implements just these.
 type CheckProgressOps interface {
 	Status(ctx context.Context, repo, name string) (engine.Progress, error)
 	RestoreStatus(ctx context.Context, targets []string) (engine.RestoreProgress, error)

@@ -96,7 +96,8 @@ type DrillResult struct {
 	Deleted []string `json:"deleted"`
 }
 
-// DrillOps are the domain calls the restore drill makes; engine.Ops implements them.
+// DrillOps are the calls the restore drill makes: the handler sees the
+// domain through them alone, and a test fake implements just these.
 type DrillOps interface {
 	ListSnapshots(ctx context.Context, repo string, metadataKeys ...string) ([]model.Snapshot, error)
 	GetSnapshot(ctx context.Context, repo, name string) (model.Snapshot, error)

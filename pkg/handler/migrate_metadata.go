@@ -97,7 +97,8 @@ type MetadataResult struct {
 	Counts   map[string]int `json:"counts"`
 }
 
-// MetadataOps are the domain calls migrate-metadata, on the source and the target alike makes; engine.Ops implements them.
+// MetadataOps are the calls migrate-metadata makes, on the source and the
+// target alike: the handler sees both domains through them alone.
 type MetadataOps interface {
 	EngineVersion(ctx context.Context) (engine.Version, error)
 	Indices(ctx context.Context, pattern string) (map[string]engine.IndexState, error)

@@ -186,7 +186,8 @@ type MethodCounts struct {
 	Reindex  int `json:"reindex"`
 }
 
-// PreflightOps are the domain calls the pre-flight, on the source and the target alike makes; engine.Ops implements them.
+// PreflightOps are the calls the pre-flight makes, on the source and the
+// target alike: all reads, so the interface itself shows it writes nothing.
 type PreflightOps interface {
 	EngineVersion(ctx context.Context) (engine.Version, error)
 	Indices(ctx context.Context, pattern string) (map[string]engine.IndexState, error)

@@ -173,7 +173,8 @@ func (c RegisterConfig) Spec() engine.RepositorySpec {
 	return s
 }
 
-// RegisterRepoOps are the domain calls register-repo makes; engine.Ops implements them.
+// RegisterRepoOps is the one call register-repo makes: the handler sees
+// the domain through it alone, and a test fake implements just this.
 type RegisterRepoOps interface {
 	RegisterRepository(ctx context.Context, spec engine.RepositorySpec) (engine.RegisterResult, error)
 }

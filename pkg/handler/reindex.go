@@ -91,7 +91,8 @@ type ReindexResult struct {
 	Polls   int    `json:"polls"`
 }
 
-// ReindexOps are the domain calls the reindex step, on the source and the target alike makes; engine.Ops implements them.
+// ReindexOps are the calls the reindex step makes, on the source and the
+// target alike: the handler sees both domains through them alone.
 type ReindexOps interface {
 	IndexDefinitions(ctx context.Context, names []string) (map[string]reindex.Definition, error)
 	Refresh(ctx context.Context, names []string) error

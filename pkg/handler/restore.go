@@ -174,7 +174,8 @@ func (c RestoreConfig) Validate() (*snapshot.Renamer, error) {
 	return rn, nil
 }
 
-// RestoreOps are the domain calls restore (and the migration's replica step) makes; engine.Ops implements them.
+// RestoreOps are the calls restore makes, with the migration's replica
+// step: the handler sees the domain through them alone.
 type RestoreOps interface {
 	Restore(ctx context.Context, repo, name string, opt engine.RestoreOptions) (engine.RestoreResult, error)
 	SetReplicas(ctx context.Context, want map[string]int) error

@@ -106,7 +106,8 @@ func (c *SnapshotConfig) Validate(now func() (name string, err error)) (string, 
 	return name, nil
 }
 
-// TakeSnapshotOps are the domain calls take-snapshot (snapshot, retention, recorded counts) makes; engine.Ops implements them.
+// TakeSnapshotOps are the calls take-snapshot makes (snapshot, recorded
+// counts, retention): the handler sees the domain through them alone.
 type TakeSnapshotOps interface {
 	CreateSnapshot(ctx context.Context, repo, name string, opt engine.CreateOptions) (engine.CreateResult, error)
 	Status(ctx context.Context, repo, name string) (engine.Progress, error)

@@ -102,7 +102,8 @@ type ReportTotals struct {
 	SnapshotBytes int64 `json:"snapshot_bytes"`
 }
 
-// VerifyOps are the domain calls verify, on the source and the target alike makes; engine.Ops implements them.
+// VerifyOps are the calls verify makes, on the source and the target
+// alike: all reads, so the interface itself shows verify changes nothing.
 type VerifyOps interface {
 	RestoreStatus(ctx context.Context, targets []string) (engine.RestoreProgress, error)
 	Indices(ctx context.Context, pattern string) (map[string]engine.IndexState, error)
