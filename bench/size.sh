@@ -13,10 +13,8 @@
 # Usage: bash bench/size.sh [--no-explain]     (or: make bench-lambda)
 # Exit status 1 when a target is missed.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
-GO=${GO:-go}
-CACHE=${ESSNAP_CACHE:-$ROOT/.cache}
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "$0")/lib.sh"
 OUT=$CACHE/bench/size
 MAX_BYTES=10000000
 MAX_ZIP=4000000
@@ -24,13 +22,7 @@ explain=1
 [[ ${1:-} == --no-explain ]] && explain=0
 
 # The Makefile's LAMBDA_ENV and LAMBDA_FLAGS, verbatim.
-# shellcheck disable=SC2016 # $(...) is make's, not the shell's
-mapfile -t mk < <(printf 'bench-print-flags:\n\t@:$(info $(LAMBDA_ENV))$(info $(LAMBDA_FLAGS))\n' |
-  make -s --no-print-directory -f Makefile -f - bench-print-flags)
-LAMBDA_ENV=${mk[0]}
-LAMBDA_FLAGS=${mk[1]}
-flags=()
-eval "flags=($LAMBDA_FLAGS)"
+lambda_build_flags
 read -ra lenv <<<"$LAMBDA_ENV"
 
 zipsize() { # file -> bytes of a zip holding it as "bootstrap"

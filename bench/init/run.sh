@@ -16,16 +16,14 @@
 # connection, 502) are retried with a fresh emulator (-attempts, default 3);
 # those that fail every attempt are reported and left out, not fatal.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$ROOT"
-GO=${GO:-go}
-CACHE=${ESSNAP_CACHE:-$ROOT/.cache}
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$(dirname "$0")/../lib.sh"
 OUT=$CACHE/bench/init
 VENV=$CACHE/bench-venv
 RIE=${ESSNAP_RIE:-$CACHE/bin/aws-lambda-rie}
 RIE_VERSION=${RIE_VERSION:-latest}
 PY_REQS=(awslambdaric==4.2.2 boto3==1.44.8 elasticsearch==7.17.13)
-log() { printf '[bench-init] %s\n' "$*" >&2; }
+LOG_TAG=bench-init
 
 if [[ ! -x $RIE ]]; then
   log "installing aws-lambda-rie ($RIE_VERSION)"
@@ -41,12 +39,9 @@ if [[ ! -x $VENV/bin/python || $(cat "$VENV/.essnap-bench" 2>/dev/null) != "$sta
   echo "$stamp" >"$VENV/.essnap-bench"
 fi
 
-# The Makefile's LAMBDA_FLAGS, verbatim.
-# shellcheck disable=SC2016 # $(...) is make's, not the shell's
-mapfile -t mk < <(printf 'bench-print-flags:\n\t@:$(info $(LAMBDA_FLAGS))\n' |
-  make -s --no-print-directory -f Makefile -f - bench-print-flags)
-flags=()
-eval "flags=(${mk[0]})"
+# The Makefile's LAMBDA_FLAGS, verbatim (LAMBDA_ENV is not used: the host's
+# architecture, below).
+lambda_build_flags
 arch=$("$GO" env GOHOSTARCH)
 
 rm -rf "$OUT"
@@ -60,6 +55,6 @@ for dir in functions/*/; do
 done
 subjects+=(-subject "python=$VENV/bin/python -m awslambdaric handler.handler")
 
-echo "Lambda init time ($("$GO" version | cut -d' ' -f3), GOOS=linux GOARCH=$arch CGO_ENABLED=0 go build ${mk[0]};"
+echo "Lambda init time ($("$GO" version | cut -d' ' -f3), GOOS=linux GOARCH=$arch CGO_ENABLED=0 go build $LAMBDA_FLAGS;"
 echo "  $("$VENV/bin/python" --version), ${PY_REQS[*]}; $(nproc) CPUs, $(uname -sr))"
 exec "$OUT/harness" -rie "$RIE" -dir "$ROOT/bench/init/python" "${subjects[@]}" "$@"

@@ -22,56 +22,34 @@
 # Ports: BENCH_SOURCE_PORT, BENCH_TARGET_PORT, BENCH_WORKFLOW_PORT (16 from there).
 # Not part of make test. Stops the engines it started.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$ROOT"
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$(dirname "$0")/../lib.sh"
 export ESSNAP_RUN=${ESSNAP_RUN:-$ROOT/.cache/bench}
 DOCS=${BENCH_DOCS:-500000}
 NIDX=${BENCH_INDICES:-5}
 SRC_PORT=${BENCH_SOURCE_PORT:-9225}
 TGT_PORT=${BENCH_TARGET_PORT:-9226}
 DUMP=${BENCH_ELASTICDUMP:-0}
-log() { printf '[bench] %s\n' "$*" >&2; }
-now() { date +%s.%N; }
-secs() { python3 -c "print(f'{$2 - $1:.2f}')"; }
 
-bash scripts/peers.sh install
+peers install
 if [[ $DUMP == 1 ]]; then
-  [[ -x bench/migration/node_modules/.bin/elasticdump ]] || (cd bench/migration && npm ci --no-audit --no-fund --loglevel=error >&2)
+  install_elasticdump
 fi
-cleanup() { bash scripts/peers.sh stop bench-source || true; bash scripts/peers.sh stop bench-target || true; }
-trap cleanup EXIT
-bash scripts/peers.sh start elasticsearch bench-source "$SRC_PORT"
-bash scripts/peers.sh start opensearch bench-target "$TGT_PORT"
-SRC=$(bash scripts/peers.sh url bench-source)
-TGT=$(bash scripts/peers.sh url bench-target)
+start_engines "elasticsearch:bench-source:$SRC_PORT" "opensearch:bench-target:$TGT_PORT"
+SRC=$(peers url bench-source)
+TGT=$(peers url bench-target)
 
 log "filling the source with $DOCS log documents in $NIDX indices"
 per=$((DOCS / NIDX))
 for i in $(seq 1 "$NIDX"); do
   idx=$(printf 'logs-2026.11.%02d' "$i")
-  curl -fsS -XPUT "$SRC/$idx" -H 'Content-Type: application/json' \
-    -d '{"settings":{"number_of_shards":1,"number_of_replicas":0,"refresh_interval":"-1"}}' >/dev/null
-  python3 - "$idx" "$per" <<'PY' | split -l 20000 - "$ESSNAP_RUN/bulk-"
-import json, random, sys
-idx, n = sys.argv[1], int(sys.argv[2])
-rnd = random.Random(idx)
-levels = ["info", "warn", "error", "debug"]
-for i in range(n):
-    print(json.dumps({"index": {"_id": f"{idx}-{i}"}}))
-    print(json.dumps({"@timestamp": f"2026-11-{idx[-2:]}T{i % 24:02d}:{i % 60:02d}:{(i * 7) % 60:02d}Z",
-        "level": levels[i % 4], "host": f"web-{rnd.randint(1, 40)}", "status": rnd.choice([200, 200, 200, 301, 404, 500]),
-        "bytes": rnd.randint(100, 50000), "message": f"GET /api/v1/items/{rnd.randint(1, 100000)} served in {rnd.randint(1, 900)} ms"}))
-PY
-  for f in "$ESSNAP_RUN"/bulk-*; do
-    curl -fsS -XPOST "$SRC/$idx/_bulk" -H 'Content-Type: application/x-ndjson' --data-binary @"$f" | grep -q '"errors":false' || { log "bulk into $idx failed"; exit 1; }
-    rm -f "$f"
-  done
+  fill_index "$SRC" "$idx" "$per" iso # dynamic mappings, the day from the name
   curl -fsS -XPOST "$SRC/$idx/_refresh" >/dev/null
   curl -fsS -XPUT "$SRC/$idx/_settings" -H 'Content-Type: application/json' -d '{"index":{"refresh_interval":"1s"}}' >/dev/null
 done
 curl -fsS -XPOST "$SRC/logs-*/_forcemerge?max_num_segments=5" >/dev/null
 curl -fsS "$SRC/_cat/indices/logs-*?v&s=index&h=index,docs.count,store.size" >&2
-total_docs=$(curl -fsS "$SRC/logs-*/_count" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])')
+total_docs=$(doc_count "$SRC/logs-*")
 store=$(curl -fsS "$SRC/_cat/indices/logs-*?h=store.size&bytes=b" | awk '{s+=$1} END {print s}')
 
 # (4) the disk's write rate where the repository lives, direct I/O (no page cache).
@@ -137,19 +115,18 @@ log "(3) workflow $wf"
 dump_total=0 dump_docs=0
 if [[ $DUMP == 1 ]]; then
   log "elasticdump (mapping + data, --limit 10000) index by index"
-  ed=bench/migration/node_modules/.bin/elasticdump
   t0=$(now)
   for i in $(seq 1 "$NIDX"); do
     idx=$(printf 'logs-2026.11.%02d' "$i")
-    "$ed" --quiet --input="$SRC/$idx" --output="$TGT/$idx-dump" --type=mapping >/dev/null
-    "$ed" --quiet --input="$SRC/$idx" --output="$TGT/$idx-dump" --type=data --limit=10000 >/dev/null
+    "$ELASTICDUMP" --quiet --input="$SRC/$idx" --output="$TGT/$idx-dump" --type=mapping >/dev/null
+    "$ELASTICDUMP" --quiet --input="$SRC/$idx" --output="$TGT/$idx-dump" --type=data --limit=10000 >/dev/null
   done
   t1=$(now)
   dump_total=$(secs "$t0" "$t1")
   curl -fsS -XPOST "$TGT/*-dump/_refresh" >/dev/null
-  dump_docs=$(curl -fsS "$TGT/*-dump/_count" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])')
+  dump_docs=$(doc_count "$TGT/*-dump")
 fi
-count() { curl -fsS -XPOST "$TGT/*-$1/_refresh" >/dev/null; curl -fsS "$TGT/*-$1/_count" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])'; }
+count() { curl -fsS -XPOST "$TGT/*-$1/_refresh" >/dev/null; doc_count "$TGT/*-$1"; }
 rawd_docs=$(count rawd); raws_docs=$(count raws)
 
 python3 - <<PY

@@ -40,8 +40,8 @@
 # Prints a markdown table for docs/benchmarks.md on stdout (progress on
 # stderr). Not part of make test. Stops the engines it started.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$ROOT"
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$(dirname "$0")/../lib.sh"
 export ESSNAP_RUN=${ESSNAP_RUN:-$ROOT/.cache/bench-reindex}
 DOCS=${BENCH_DOCS:-1000000}
 NIDX=${BENCH_INDICES:-5}
@@ -54,28 +54,20 @@ SPLIT=${BENCH_SPLIT_DOCS:-250000}
 DUMP=${BENCH_ELASTICDUMP:-1}
 DUMP_LIMIT=${BENCH_DUMP_LIMIT:-1000}
 DUMP_DOCS=${BENCH_DUMP_DOCS:-$DOCS}
-log() { printf '[bench] %s\n' "$*" >&2; }
-now() { date +%s.%N; }
-secs() { python3 -c "print(f'{$2 - $1:.2f}')"; }
-die() { log "FAILED: $*"; exit 1; }
 (( NIDX >= 2 )) || die "BENCH_INDICES must be at least 2 (one big index and the small ones)"
 # The exact command, for the table's footnote.
 cmd="$(env | grep '^BENCH_' | sort | tr '\n' ' ' || true)bash bench/reindex/run.sh"
 
-bash scripts/peers.sh install
-ED=bench/migration/node_modules/.bin/elasticdump
+peers install
 if [[ $DUMP == 1 ]]; then
-  [[ -x $ED ]] || (cd bench/migration && npm ci --no-audit --no-fund --loglevel=error >&2)
+  install_elasticdump
 fi
-cleanup() { bash scripts/peers.sh stop bench-rsource || true; bash scripts/peers.sh stop bench-rtarget || true; }
-trap cleanup EXIT
 mkdir -p "$ESSNAP_RUN"
-bash scripts/peers.sh start elasticsearch bench-rsource "$SRC_PORT"
-bash scripts/peers.sh start opensearch3 bench-rtarget "$TGT_PORT"
-SRC=$(bash scripts/peers.sh url bench-rsource)
-TGT=$(bash scripts/peers.sh url bench-rtarget)
-src_version=$(curl -fsS "$SRC" | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"]["number"])')
-tgt_version=$(curl -fsS "$TGT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"]["number"])')
+start_engines "elasticsearch:bench-rsource:$SRC_PORT" "opensearch3:bench-rtarget:$TGT_PORT"
+SRC=$(peers url bench-rsource)
+TGT=$(peers url bench-rtarget)
+src_version=$(curl -fsS "$SRC" | json_get version number)
+tgt_version=$(curl -fsS "$TGT" | json_get version number)
 
 # Indices and their sizes: logs-big holds half, the small ones share the rest
 # (the last takes the remainder, so the total is exactly BENCH_DOCS).
@@ -88,30 +80,13 @@ for i in $(seq 1 "$nsmall"); do
   names+=("logs-small-$i") sizes+=("$n")
 done
 
+# Explicit mappings (@timestamp a date from epoch millis), a day per index.
+mappings='{"properties":{"@timestamp":{"type":"date"},"level":{"type":"keyword"},"host":{"type":"keyword"},
+  "status":{"type":"integer"},"bytes":{"type":"long"},"message":{"type":"text"}}}'
 log "filling the source with $DOCS log documents: ${names[*]} (${sizes[*]})"
 for k in "${!names[@]}"; do
-  idx=${names[$k]} per=${sizes[$k]}
-  curl -fsS -XPUT "$SRC/$idx" -H 'Content-Type: application/json' -d '{
-    "settings":{"number_of_shards":1,"number_of_replicas":0,"refresh_interval":"-1"},
-    "mappings":{"properties":{"@timestamp":{"type":"date"},"level":{"type":"keyword"},"host":{"type":"keyword"},
-      "status":{"type":"integer"},"bytes":{"type":"long"},"message":{"type":"text"}}}}' >/dev/null
-  python3 - "$idx" "$per" "$k" <<'PY' | split -l 20000 - "$ESSNAP_RUN/bulk-"
-import json, random, sys
-idx, n, k = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-rnd = random.Random(idx)
-levels = ["info", "warn", "error", "debug"]
-base = 1793491200000 + k * 86400000  # 2026-11-01T00:00:00Z plus a day per index
-for i in range(n):
-    print(json.dumps({"index": {"_id": f"{idx}-{i}"}}))
-    print(json.dumps({"@timestamp": base + i * 250 + rnd.randint(0, 249),
-        "level": levels[i % 4], "host": f"web-{rnd.randint(1, 40)}", "status": rnd.choice([200, 200, 200, 301, 404, 500]),
-        "bytes": rnd.randint(100, 50000), "message": f"GET /api/v1/items/{rnd.randint(1, 100000)} served in {rnd.randint(1, 900)} ms"}))
-PY
-  for f in "$ESSNAP_RUN"/bulk-*; do
-    [[ -f $f ]] || continue
-    curl -fsS -XPOST "$SRC/$idx/_bulk" -H 'Content-Type: application/x-ndjson' --data-binary @"$f" | grep -q '"errors":false' || die "bulk into $idx failed"
-    rm -f "$f"
-  done
+  idx=${names[$k]}
+  fill_index "$SRC" "$idx" "${sizes[$k]}" "millis:$k" "$mappings"
   curl -fsS -XPUT "$SRC/$idx/_settings" -H 'Content-Type: application/json' -d '{"index":{"refresh_interval":"1s"}}' >/dev/null
 done
 curl -fsS -XPOST "$SRC/logs-*/_refresh" >/dev/null
@@ -130,7 +105,7 @@ curl -fsS -XDELETE "$TGT/warmup-copy" >/dev/null
 declare -A src_docs src_bytes
 while read -r idx b; do src_bytes[$idx]=$b; done < <(curl -fsS "$SRC/_cat/indices/logs-*?bytes=b&h=index,pri.store.size")
 for idx in "${names[@]}"; do
-  src_docs[$idx]=$(curl -fsS "$SRC/$idx/_count" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])')
+  src_docs[$idx]=$(doc_count "$SRC/$idx")
   [[ -n ${src_bytes[$idx]:-} ]] || die "no store size for $idx on the source"
 done
 total_docs=0 total_bytes=0
@@ -143,7 +118,7 @@ check_copy() {
   local suffix=$1 idx n; shift
   curl -fsS -XPOST "$TGT/*-$suffix/_refresh" >/dev/null
   for idx in "$@"; do
-    n=$(curl -fsS "$TGT/$idx-$suffix/_count" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])') || die "$suffix: no $idx-$suffix on the target"
+    n=$(doc_count "$TGT/$idx-$suffix") || die "$suffix: no $idx-$suffix on the target"
     [[ $n == "${src_docs[$idx]}" ]] || die "$suffix: $idx-$suffix holds $n documents, the source ${src_docs[$idx]}"
   done
   log "$suffix: every document copied ($*)"
@@ -216,7 +191,7 @@ if [[ $DUMP == 1 ]]; then
   log "(3) elasticdump --type=data --limit=$DUMP_LIMIT, one index after another (-dump): ${dump_names[*]} ($dump_docs documents)"
   t0=$(now)
   for idx in "${dump_names[@]}"; do
-    "$ED" --quiet --input="$SRC/$idx" --output="$TGT/$idx-dump" --type=data --limit="$DUMP_LIMIT" >/dev/null || die "elasticdump of $idx"
+    "$ELASTICDUMP" --quiet --input="$SRC/$idx" --output="$TGT/$idx-dump" --type=data --limit="$DUMP_LIMIT" >/dev/null || die "elasticdump of $idx"
   done
   t1=$(now)
   dump=$(secs "$t0" "$t1")

@@ -17,16 +17,14 @@
 # Environment: BENCH_PORT (default 9271; transport port +100).
 # Exit status 1 when a target is missed or the tools deleted different sets.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$ROOT"
-GO=${GO:-go}
-CACHE=${ESSNAP_CACHE:-$ROOT/.cache}
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$(dirname "$0")/../lib.sh"
 OUT=$CACHE/bench/retention
 PORT=${BENCH_PORT:-9271}
 NAME=bench-es
 export ESSNAP_CACHE=$CACHE
 export ESSNAP_RUN=$OUT/run # peers.sh: this engine's data and path.repo
-log() { printf '[bench-retention] %s\n' "$*" >&2; }
+LOG_TAG=bench-retention
 
 # Curator 5.8 from Debian.
 if ! dpkg-query -W -f='${Status}' elasticsearch-curator 2>/dev/null | grep -q 'install ok installed'; then
@@ -42,14 +40,8 @@ CURATOR=$(command -v curator)
 CURATOR_PY=$(sed -n '1s/^#! *//p' "$CURATOR")
 log "$("$CURATOR" --version 2>&1 | tail -1), python3-elasticsearch $("$CURATOR_PY" -c 'import elasticsearch; print(elasticsearch.__versionstr__)')"
 
-if curl -fsS -m 2 "http://127.0.0.1:$PORT" >/dev/null 2>&1 &&
-  ! { [[ -f $ESSNAP_RUN/$NAME/pid ]] && kill -0 "$(cat "$ESSNAP_RUN/$NAME/pid")" 2>/dev/null; }; then
-  log "127.0.0.1:$PORT is taken by another process; set BENCH_PORT to a free port"
-  exit 2
-fi
-stop() { bash scripts/peers.sh stop "$NAME" || true; }
-trap stop EXIT
-bash scripts/peers.sh start elasticsearch "$NAME" "$PORT"
+check_port "$PORT" "$NAME" BENCH_PORT
+start_engines "elasticsearch:$NAME:$PORT"
 
 rm -rf "$OUT/work" "$ESSNAP_RUN/repo/bench-retention" # earlier runs' files
 mkdir -p "$OUT/work" "$ESSNAP_RUN/repo/bench-retention"
