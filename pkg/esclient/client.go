@@ -211,6 +211,10 @@ func Path(segments ...string) string {
 	return b.String()
 }
 
+// NDJSON is a request body sent as it is, one JSON document per line
+// (_bulk, _msearch), instead of being encoded as one JSON value.
+type NDJSON []byte
+
 // Do sends one request and decodes a 2xx JSON answer into out (if not nil).
 // path must come from Path. Non-2xx answers return *APIError.
 func (c *Client) Do(ctx context.Context, method, path string, query url.Values, body, out any) error {
@@ -233,7 +237,10 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 // answers (a 10,000-snapshot listing) are decoded without buffering twice.
 func (c *Client) DoStream(ctx context.Context, method, path string, query url.Values, body any, read func(io.Reader) error) error {
 	var rd io.Reader
-	if body != nil {
+	contentType := "application/json"
+	if nd, ok := body.(NDJSON); ok {
+		rd, contentType = bytes.NewReader(nd), "application/x-ndjson"
+	} else if body != nil {
 		buf, err := json.Marshal(body)
 		if err != nil {
 			return fmt.Errorf("encode %s %s body: %w", method, path, err)
@@ -253,7 +260,7 @@ func (c *Client) DoStream(ctx context.Context, method, path string, query url.Va
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json")
 	res, err := c.ES.Perform(req)

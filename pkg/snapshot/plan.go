@@ -16,6 +16,8 @@ import (
 var SystemIndexPatterns = []string{
 	".kibana*", ".opendistro*", ".opensearch*", ".plugins-*", ".security*",
 	".tasks", ".geoip_databases", ".async-search*", ".ql-datasources", ".reporting-*",
+	// essnap's own migration ledger (pkg/ledger) never travels with the user's indices.
+	".essnap-*",
 }
 
 // IndexMapping is one restored index: where it comes from and its new name.
