@@ -139,3 +139,54 @@ func (o Ops) EngineVersion(ctx context.Context) (Version, error) {
 	}
 	return v, nil
 }
+
+// ShardCapacity is what bounds the shards a domain can add: the per-node
+// limit (cluster.max_shards_per_node, 1,000 by default and on AWS), the
+// data nodes it multiplies, and the shards of open indices already there.
+type ShardCapacity struct {
+	PerNode   int `json:"max_shards_per_node"`
+	DataNodes int `json:"data_nodes"`
+	Shards    int `json:"shards"`
+}
+
+// Free is how many more shards the domain accepts.
+func (c ShardCapacity) Free() int { return c.PerNode*c.DataNodes - c.Shards }
+
+// ShardCapacity reads the limit as the engine applies it (transient over
+// persistent over default) and the shard count from cluster health.
+func (o Ops) ShardCapacity(ctx context.Context) (ShardCapacity, error) {
+	type level struct {
+		Cluster struct {
+			MaxShards string `json:"max_shards_per_node"`
+		} `json:"cluster"`
+	}
+	var set struct {
+		Transient  level `json:"transient"`
+		Persistent level `json:"persistent"`
+		Defaults   level `json:"defaults"`
+	}
+	q := url.Values{"include_defaults": {"true"}, "filter_path": {"**.cluster.max_shards_per_node"}}
+	if err := o.C.Do(ctx, http.MethodGet, "/_cluster/settings", q, nil, &set); err != nil {
+		return ShardCapacity{}, fmt.Errorf("read cluster.max_shards_per_node: %w", err)
+	}
+	c := ShardCapacity{PerNode: 1000}
+	for _, l := range []level{set.Transient, set.Persistent, set.Defaults} {
+		if n, err := strconv.Atoi(l.Cluster.MaxShards); err == nil && n > 0 {
+			c.PerNode = n
+			break
+		}
+	}
+	var h struct {
+		DataNodes    int `json:"number_of_data_nodes"`
+		Active       int `json:"active_shards"`
+		Initializing int `json:"initializing_shards"`
+		Unassigned   int `json:"unassigned_shards"`
+	}
+	if err := o.C.Do(ctx, http.MethodGet, "/_cluster/health", nil, nil, &h); err != nil {
+		return ShardCapacity{}, fmt.Errorf("read cluster health: %w", err)
+	}
+	c.DataNodes = h.DataNodes
+	// The limit counts every shard of an open index, assigned or not.
+	c.Shards = h.Active + h.Initializing + h.Unassigned
+	return c, nil
+}

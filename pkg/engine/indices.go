@@ -340,3 +340,32 @@ func (o Ops) Refresh(ctx context.Context, names []string) error {
 	}
 	return nil
 }
+
+// Owner reads which migration created an index: essnap puts
+// _meta.essnap.migration into the mapping of every index it creates, so a
+// step can tell its own index from a live one of the same name. exists is
+// false when there is no such index.
+func (o Ops) Owner(ctx context.Context, index string) (migration string, exists bool, err error) {
+	var ans map[string]struct {
+		Mappings struct {
+			Meta struct {
+				Essnap struct {
+					Migration string `json:"migration"`
+				} `json:"essnap"`
+			} `json:"_meta"`
+		} `json:"mappings"`
+	}
+	err = o.C.Do(ctx, http.MethodGet, esclient.Path(index, "_mapping"), nil, nil, &ans)
+	if notFound(err) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read the mapping of %s: %w", index, err)
+	}
+	a, ok := ans[index]
+	if !ok {
+		// An alias of that name: not an index essnap created.
+		return "", true, nil
+	}
+	return a.Mappings.Meta.Essnap.Migration, true, nil
+}

@@ -87,24 +87,12 @@ func (o Ops) LedgerGet(ctx context.Context, id string) (doc LedgerDoc, found boo
 // LedgerSearch lists index documents of one migration in source order,
 // at most q.Size, after q.After.
 func (o Ops) LedgerSearch(ctx context.Context, q LedgerQuery) ([]LedgerDoc, error) {
-	filter := []any{
-		map[string]any{"term": map[string]any{"kind": ledger.KindIndex}},
-		map[string]any{"term": map[string]any{"migration": q.Migration}},
-	}
-	if q.Method != "" {
-		filter = append(filter, map[string]any{"term": map[string]any{"method": q.Method}})
-	}
-	for field, on := range map[string]bool{"finished": q.Unfinished, "verified": q.Unverified, "replicas_set": q.ReplicasUnset} {
-		if on {
-			filter = append(filter, map[string]any{"term": map[string]any{field: false}})
-		}
-	}
 	size := q.Size
 	if size <= 0 {
 		size = 500
 	}
 	body := map[string]any{"size": size, "seq_no_primary_term": true, "sort": []any{map[string]any{"source": "asc"}},
-		"query": map[string]any{"bool": map[string]any{"filter": filter}}}
+		"query": ledgerQuery(q)}
 	if q.After != "" {
 		body["search_after"] = []any{q.After}
 	}
@@ -118,6 +106,35 @@ func (o Ops) LedgerSearch(ctx context.Context, q LedgerQuery) ([]LedgerDoc, erro
 		return nil, fmt.Errorf("read ledger of %s: %w", q.Migration, err)
 	}
 	return ans.Hits.Hits, nil
+}
+
+// LedgerCount counts the index documents q selects (After and Size aside).
+func (o Ops) LedgerCount(ctx context.Context, q LedgerQuery) (int, error) {
+	var ans struct {
+		Count int `json:"count"`
+	}
+	body := map[string]any{"query": ledgerQuery(q)}
+	if err := o.C.Do(esclient.WithIdempotent(ctx), http.MethodPost, esclient.Path(ledger.Name, "_count"), nil, body, &ans); err != nil {
+		return 0, fmt.Errorf("count ledger of %s: %w", q.Migration, err)
+	}
+	return ans.Count, nil
+}
+
+// ledgerQuery is the one translation of a LedgerQuery into a query.
+func ledgerQuery(q LedgerQuery) map[string]any {
+	filter := []any{
+		map[string]any{"term": map[string]any{"kind": ledger.KindIndex}},
+		map[string]any{"term": map[string]any{"migration": q.Migration}},
+	}
+	if q.Method != "" {
+		filter = append(filter, map[string]any{"term": map[string]any{"method": q.Method}})
+	}
+	for field, on := range map[string]bool{"finished": q.Unfinished, "verified": q.Unverified, "replicas_set": q.ReplicasUnset} {
+		if on {
+			filter = append(filter, map[string]any{"term": map[string]any{field: false}})
+		}
+	}
+	return map[string]any{"bool": map[string]any{"filter": filter}}
 }
 
 // LedgerWrite writes the documents in one _bulk request, refreshed at

@@ -71,6 +71,7 @@ func (o Ops) ReindexTask(ctx context.Context, id string) (reindex.Outcome, error
 	var ans struct {
 		Completed bool `json:"completed"`
 		Task      struct {
+			Description     string        `json:"description"`
 			Status          reindexCounts `json:"status"`
 			StartMs         int64         `json:"start_time_in_millis"`
 			RunningTimeNano int64         `json:"running_time_in_nanos"`
@@ -102,7 +103,7 @@ func (o Ops) ReindexTask(ctx context.Context, id string) (reindex.Outcome, error
 	if err != nil {
 		return reindex.Outcome{}, fmt.Errorf("read reindex task %s: %w", id, err)
 	}
-	out := reindex.Outcome{Completed: ans.Completed, Total: ans.Task.Status.Total, Created: ans.Task.Status.Created, Conflicts: ans.Task.Status.VersionConflicts}
+	out := reindex.Outcome{Completed: ans.Completed, Total: ans.Task.Status.Total, Created: ans.Task.Status.Created, Conflicts: ans.Task.Status.VersionConflicts, Description: ans.Task.Description}
 	if ans.Completed {
 		out.EndMs = ans.Task.StartMs + ans.Task.RunningTimeNano/1_000_000
 	}

@@ -38,6 +38,9 @@ type ReplicasResult struct {
 	Seconds   float64 `json:"seconds"`
 	// Polls counts the health reads of this invocation.
 	Polls int `json:"polls"`
+	// Remaining counts the migration's indices whose replicas are not set
+	// yet (ledger batches; the list of indices stays in the ledger).
+	Remaining int `json:"remaining,omitempty"`
 }
 
 // statusRank orders health so "at least yellow" can be compared.

@@ -36,6 +36,9 @@ type RestoreOptions struct {
 type RestoreResult struct {
 	Repository string `json:"repository"`
 	Snapshot   string `json:"snapshot"`
+	// Count is how many indices a migration's restore covers, when the
+	// list itself stays in the ledger.
+	Count int `json:"indices_count,omitempty"`
 	snapshot.RestorePlan
 	Accepted  bool `json:"accepted"`
 	DryRun    bool `json:"dry_run,omitempty"`

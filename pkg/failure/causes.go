@@ -26,4 +26,9 @@ var (
 	// ErrIndexConflict marks a restore refused before it was sent because
 	// its targets are taken (snapshot.CollisionError matches it).
 	ErrIndexConflict = errors.New("index conflict")
+	// ErrLedgerConflict marks a ledger write that lost against another
+	// write of the same document (a retried or duplicated invocation): the
+	// step reads the ledger again on its next invocation, so it is
+	// transient.
+	ErrLedgerConflict = errors.New("ledger conflict")
 )

@@ -139,7 +139,7 @@ func Classify(err error) error {
 		return &ValidationError{d}
 	case errors.Is(err, ErrNotRestorable):
 		return &SnapshotFailedError{d}
-	case errors.Is(err, ErrOutcomeUnknown), errors.Is(err, ErrVerifyNotRun),
+	case errors.Is(err, ErrOutcomeUnknown), errors.Is(err, ErrVerifyNotRun), errors.Is(err, ErrLedgerConflict),
 		errors.Is(err, esclient.ErrNotSent), errors.Is(err, context.DeadlineExceeded):
 		// Transient: nothing ran (not sent), or what ran was checked, or a
 		// verification got no answer; every rerun is safe.

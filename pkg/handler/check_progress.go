@@ -9,6 +9,8 @@ import (
 	"github.com/essnap/essnap/pkg/config"
 	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/failure"
+	"github.com/essnap/essnap/pkg/ledger"
+	"github.com/essnap/essnap/pkg/migrate"
 	"github.com/essnap/essnap/pkg/model"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
@@ -24,8 +26,12 @@ type ProgressConfig struct {
 	// this long and answers as soon as the work is done, so a workflow is
 	// not late by a Wait state's whole seconds; 0 reads once.
 	WaitSeconds int `json:"wait_seconds"`
-	errs        problems
-	set         map[string]bool
+	// Migration (the workflow's polls) follows the restore of the indices
+	// the migration's ledger on this domain moves by snapshot, instead of
+	// indices; either way its answer then leaves the index lists out.
+	Migration string `json:"migration"`
+	errs      problems
+	set       map[string]bool
 }
 
 // LoadProgressConfig applies defaults, environment and event, in that order.
@@ -42,8 +48,16 @@ func (c ProgressConfig) Validate() error {
 	p := append(problems(nil), c.errs...)
 	c.Domain.validate(&p)
 	snap := c.set["snapshot"]
+	if c.Migration != "" {
+		if err := ledger.ValidateName(c.Migration); err != nil {
+			p.add("%v", err)
+		}
+		if len(c.Indices) > 0 {
+			p.add("indices and migration are both given; with migration the ledger names the restored indices: leave indices out")
+		}
+	}
 	switch {
-	case !snap && len(c.Indices) == 0:
+	case !snap && len(c.Indices) == 0 && c.Migration == "":
 		p.add("give either snapshot (with repository) to follow a snapshot, or indices to follow a restore")
 	case snap && len(c.Indices) > 0:
 		p.add("give snapshot or indices, not both")
@@ -110,19 +124,52 @@ func (h CheckProgress) Invoke(ctx context.Context, raw json.RawMessage) (Progres
 			return ProgressResult{}, h.fail(ctx, "check-progress", err)
 		}
 		out := ProgressResult{Snapshot: &p, Done: p.State != model.StateInProgress, Polls: polls}
+		if c.Migration != "" {
+			// The snapshot holds the lists; the execution's payload stays small.
+			p.Indices, p.Failures, p.Metadata = nil, firstFailures(p.Failures), nil
+		}
 		if p.State == model.StatePartial || p.State == model.StateFailed || p.State == model.StateIncompatible {
 			return out, h.fail(ctx, "check-progress", failure.SnapshotFailed("snapshot "+repo+"/"+p.Name+" ended "+p.State+firstFailure(p.Failures)))
 		}
 		return out, nil
 	}
+	targets := c.Indices
+	var b *book
+	var docs []*bookIndex
+	if c.Migration != "" {
+		if b, err = openBook(ctx, h.Deps, c.Domain, c.Migration); err == nil {
+			docs, err = b.indices(ctx, engine.LedgerQuery{Method: string(migrate.Snapshot)})
+		}
+		if err != nil {
+			return ProgressResult{}, h.fail(ctx, "check-progress", err)
+		}
+		targets = make([]string, len(docs))
+		for i, d := range docs {
+			targets[i] = d.Target
+		}
+	}
 	var r engine.RestoreProgress
 	polls, err := h.poll(ctx, wait, func() (bool, error) {
 		var err error
-		r, err = ops.RestoreStatus(ctx, c.Indices)
+		r, err = ops.RestoreStatus(ctx, targets)
 		return r.Done, err
 	})
 	if err != nil {
 		return ProgressResult{}, h.fail(ctx, "check-progress", err)
+	}
+	if b != nil {
+		if r.Done {
+			for _, d := range docs {
+				d.Finished = true
+			}
+			if err := b.save(ctx, docs); err != nil {
+				return ProgressResult{}, h.fail(ctx, "check-progress", err)
+			}
+		}
+		r.Indices = nil
+		if len(r.Failed) > 20 {
+			r.Failed = append(r.Failed[:20], fmt.Sprintf("and %d more", len(r.Failed)-20))
+		}
 	}
 	return ProgressResult{Restore: &r, Done: r.Done, Polls: polls}, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/failure"
+	"github.com/essnap/essnap/pkg/ledger"
 	"github.com/essnap/essnap/pkg/metadata"
 	"github.com/essnap/essnap/pkg/migrate"
 	"github.com/essnap/essnap/pkg/snapshot"
@@ -29,6 +30,11 @@ type MetadataConfig struct {
 	Include   []string `json:"include"`
 	DryRun    bool     `json:"dry_run"`
 	Overwrite bool     `json:"overwrite"`
+	// Migration (the workflow's step) takes the source indices from the
+	// migration's ledger on the target instead of indices, applies at most
+	// metadataBatch items per invocation (the loop calls until Done) and
+	// answers with counts, not items.
+	Migration string `json:"migration"`
 	errs      problems
 }
 
@@ -48,6 +54,11 @@ func (c MetadataConfig) Validate() error {
 			if err := validPattern(pat); err != nil {
 				p.add("%s[%d] %q %v", field, i, shortValue(pat), err)
 			}
+		}
+	}
+	if c.Migration != "" {
+		if err := ledger.ValidateName(c.Migration); err != nil {
+			p.add("%v", err)
 		}
 	}
 	sort.Strings(p)
@@ -95,7 +106,12 @@ type MetadataResult struct {
 	// dynamic mappings.
 	Warnings []string       `json:"warnings"`
 	Counts   map[string]int `json:"counts"`
+	// Done is false while a migration's step has items left to apply.
+	Done bool `json:"done"`
 }
+
+// metadataBatch bounds the items one invocation applies.
+const metadataBatch = 100
 
 // MetadataOps are the calls migrate-metadata makes, on the source and the
 // target alike: the handler sees both domains through them alone.
@@ -125,22 +141,53 @@ func (h Metadata) Invoke(ctx context.Context, raw json.RawMessage) (MetadataResu
 	if err != nil {
 		return MetadataResult{}, err
 	}
+	if c.Migration != "" {
+		b, err := openBook(ctx, h.Deps, c.Target, c.Migration)
+		if err == nil {
+			var docs []*bookIndex
+			if docs, err = b.indices(ctx, engine.LedgerQuery{}); err == nil {
+				// The ledger's indices replace indices (and ESSNAP_INDICES).
+				c.Indices = c.Indices[:0]
+				for _, d := range docs {
+					c.Indices = append(c.Indices, d.Source)
+				}
+				if b.mig.Phase == ledger.PhasePlanned {
+					err = b.update(ctx, func(m *ledger.Migration) { m.Phase = ledger.PhaseMetadata })
+				}
+			}
+		}
+		if err != nil {
+			return MetadataResult{}, h.fail(ctx, "migrate-metadata", err)
+		}
+	}
 	res, err := h.readAndPlan(ctx, src, tgt, c)
-	res.DryRun = c.DryRun
+	res.DryRun, res.Done = c.DryRun, true
 	if err != nil {
 		return res, h.fail(ctx, "migrate-metadata", err)
 	}
 	if !c.DryRun {
+		applied := 0
 		for i, d := range res.Items {
 			if d.Action != "create" && d.Action != "overwrite" {
 				continue
 			}
+			if c.Migration != "" && applied == metadataBatch {
+				res.Done = false // the loop calls again; applied items are identical then
+				break
+			}
 			if err := tgt.PutMetadata(ctx, d.Kind, d.Name, d.Body); err != nil {
 				return res, h.fail(ctx, "migrate-metadata", fmt.Errorf("target: %d of %d items applied, then: %w", i, len(res.Items), err))
 			}
+			applied++
 		}
 	}
-	h.Log.InfoContext(ctx, "metadata", "dry_run", c.DryRun, "counts", res.Counts, "policies", len(res.Policies), "warnings", len(res.Warnings))
+	h.Log.InfoContext(ctx, "metadata", "dry_run", c.DryRun, "counts", res.Counts, "policies", len(res.Policies), "warnings", len(res.Warnings), "done", res.Done)
+	if c.Migration != "" {
+		res.Items, res.Policies = nil, nil
+		if len(res.Warnings) > maxWarnings {
+			res.Warnings = append(res.Warnings[:maxWarnings], fmt.Sprintf("... and %d more (in the log)", len(res.Warnings)-maxWarnings))
+		}
+	}
 	return res, nil
 }
 

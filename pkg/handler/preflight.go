@@ -15,36 +15,43 @@ import (
 	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/failure"
+	"github.com/essnap/essnap/pkg/ledger"
 	"github.com/essnap/essnap/pkg/metadata"
 	"github.com/essnap/essnap/pkg/migrate"
 	"github.com/essnap/essnap/pkg/reindex"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
 
-// sourceReplicas reads each source index's number_of_replicas, keyed by
-// the name the restore gives it on the target. A value the engine does
-// not report counts as 1, the engines' default.
-func sourceReplicas(ctx context.Context, src PreflightOps, indices []snapshot.IndexMapping) (map[string]int, error) {
+// sourceShards reads each source index's number_of_replicas, keyed by the
+// name the restore gives it on the target, and its number_of_shards, keyed
+// by its own name. A value the engine does not report counts as the
+// engines' default: 1 replica, 1 shard.
+func sourceShards(ctx context.Context, src PreflightOps, indices []snapshot.IndexMapping) (replicas, shards map[string]int, err error) {
 	names := make([]string, len(indices))
 	for i, m := range indices {
 		names[i] = m.Source
 	}
-	out := map[string]int{}
+	replicas, shards = map[string]int{}, map[string]int{}
 	if len(names) == 0 {
-		return out, nil
+		return replicas, shards, nil
 	}
 	set, err := src.FlatSettings(ctx, names)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, m := range indices {
 		n, err := strconv.Atoi(set[m.Source]["index.number_of_replicas"])
 		if err != nil || n < 0 {
 			n = 1
 		}
-		out[m.Target] = n
+		replicas[m.Target] = n
+		p, err := strconv.Atoi(set[m.Source]["index.number_of_shards"])
+		if err != nil || p < 1 {
+			p = 1
+		}
+		shards[m.Source] = p
 	}
-	return out, nil
+	return replicas, shards, nil
 }
 
 // PreflightConfig is preflight's configuration: both domains, what to
@@ -71,7 +78,16 @@ type PreflightConfig struct {
 	MaxAttempts   int    `json:"max_attempts" env:"REINDEX_MAX_ATTEMPTS"`
 	CheckSeconds  int    `json:"reindex_check_seconds" env:"REINDEX_CHECK_SECONDS"`
 	RemoteHost    string `json:"remote_host" env:"REINDEX_REMOTE_HOST"`
-	errs          problems
+	// Execution is the Step Functions execution running the migration:
+	// given, the pre-flight writes its plan to the ledger on the target
+	// (pkg/ledger) and answers with a summary; absent (a console check), it
+	// writes nothing and answers with everything it found.
+	Execution string `json:"execution"`
+	// Migration names the migration in the ledger; empty derives it from
+	// the domains, selection, strategy and method, so a rerun with the same
+	// input resumes the same migration.
+	Migration string `json:"migration"`
+	errs      problems
 }
 
 // LoadPreflightConfig applies defaults, environment and event, in that order.
@@ -121,6 +137,12 @@ func (c PreflightConfig) Validate() error {
 			p.add("%v", err)
 		}
 	}
+	if c.Migration != "" {
+		if err := ledger.ValidateName(c.Migration); err != nil {
+			p.add("%v", err)
+		}
+	}
+	boundedText(&p, "execution", c.Execution, 2048)
 	if len(p) > 0 {
 		return failure.Validation("preflight", p)
 	}
@@ -136,29 +158,29 @@ type PreflightResult struct {
 	// Snapshot is the migration snapshot's name; empty when every index
 	// goes by reindex.
 	Snapshot string                  `json:"snapshot"`
-	Indices  []snapshot.IndexMapping `json:"indices"`
+	Indices  []snapshot.IndexMapping `json:"indices,omitempty"`
 	// SourceIndices are every selected source index, concrete names
 	// (never patterns); TargetIndices what they become on the target.
-	SourceIndices []string `json:"source_indices"`
-	TargetIndices []string `json:"target_indices"`
+	SourceIndices []string `json:"source_indices,omitempty"`
+	TargetIndices []string `json:"target_indices,omitempty"`
 	// SnapshotIndices are the ones the snapshot carries (method snapshot),
 	// so the snapshot holds exactly what was checked; SnapshotTargets are
 	// the names the restore creates.
-	SnapshotIndices []string `json:"snapshot_indices"`
-	SnapshotTargets []string `json:"snapshot_targets"`
+	SnapshotIndices []string `json:"snapshot_indices,omitempty"`
+	SnapshotTargets []string `json:"snapshot_targets,omitempty"`
 	// Methods counts the indices per method, for the state machine's
 	// choice of paths. Reindex has the reindex step's own form: its plan
 	// (done false), or done with a skipped report when no index goes by
 	// reindex; the step's answers replace it in the execution's state.
 	Methods       MethodCounts  `json:"methods"`
-	Reindex       ReindexResult `json:"reindex"`
+	Reindex       *reindex.Plan `json:"reindex,omitempty"`
 	Warnings      []string      `json:"warnings"`
 	RenameSuffix  string        `json:"rename_suffix"`
 	Method        string        `json:"method"`
 	SkippedSystem []string      `json:"skipped_system_indices"`
 	// Compatibility is each source index's created version and verdict
 	// (snapshot, reindex or refused) against the target.
-	Compatibility []migrate.IndexCompat `json:"compatibility"`
+	Compatibility []migrate.IndexCompat `json:"compatibility,omitempty"`
 	// Metadata is the templates-and-pipelines diff (migrate-metadata's
 	// dry run): what the target still lacks before the cut-over.
 	Metadata    *MetadataResult   `json:"metadata,omitempty"`
@@ -169,16 +191,26 @@ type PreflightResult struct {
 	// Replicas is each target index's source number_of_replicas: the
 	// workflow restores without replicas (each shard copied once) and
 	// sets these back after verification (restore action replicas).
-	Replicas map[string]int `json:"replicas"`
+	Replicas map[string]int `json:"replicas,omitempty"`
+	// Capacity compares the shards the migration adds with what the
+	// target's shard limit leaves.
+	Capacity CapacityCheck `json:"capacity"`
+	// Migration and Ledger name the ledger record (workflow runs only);
+	// the lists above are then left out of the answer: they are in the
+	// ledger, one document per index.
+	Migration string     `json:"migration,omitempty"`
+	Ledger    *LedgerRef `json:"ledger,omitempty"`
+	// Resumed: the ledger already held this migration (an earlier run
+	// failed); its recorded progress is kept.
+	Resumed bool `json:"resumed"`
 }
 
-// The state budget: Step Functions' 256 KB, less room for the input and
-// the steps' own answers; verify's and the reindex step's reports add
-// about perIndexStateBytes per index.
-const (
-	maxStateBytes      = 200 << 10
-	perIndexStateBytes = 700
-)
+// CapacityCheck is the pre-flight's shard verdict.
+type CapacityCheck struct {
+	engine.ShardCapacity
+	Free int `json:"free"`
+	Adds int `json:"adds"`
+}
 
 // MethodCounts counts the selected indices per method.
 type MethodCounts struct {
@@ -196,6 +228,7 @@ type PreflightOps interface {
 	IndexDefinitions(ctx context.Context, names []string) (map[string]reindex.Definition, error)
 	Percentiles(ctx context.Context, index, field string, percents []float64) ([]float64, error)
 	Disk(ctx context.Context) ([]engine.NodeDisk, error)
+	ShardCapacity(ctx context.Context) (engine.ShardCapacity, error)
 	TakenNames(ctx context.Context) (taken map[string]string, aliases map[string][]string, err error)
 	ProbeRemote(ctx context.Context, remote reindex.Remote, index string) error
 	MetadataItems(ctx context.Context) ([]metadata.Item, error)
@@ -252,6 +285,18 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 	if err != nil {
 		return res, h.fail(ctx, "preflight", fmt.Errorf("target: %w", err))
 	}
+	// A rerun of a migration the ledger holds resumes it: the target
+	// indices its earlier run created are its own, not collisions.
+	var book *preflightBook
+	if c.Execution != "" {
+		if book, err = h.openLedger(ctx, c); err != nil {
+			return res, h.fail(ctx, "preflight", err)
+		}
+		res.Migration, res.Resumed = book.name, book.found
+		for t := range book.prior {
+			delete(existing, t)
+		}
+	}
 	var rn *snapshot.Renamer
 	if c.Strategy == migrate.Push {
 		rn, _ = snapshot.Rename{Suffix: c.RenameSuffix}.Compile() // validated above
@@ -298,7 +343,8 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 		// No snapshot is taken: the report names none.
 		res.SnapshotIndices, res.SnapshotTargets, res.Snapshot = []string{}, []string{}, ""
 	}
-	if res.Replicas, err = sourceReplicas(ctx, src, plan.Indices); err != nil {
+	var shards map[string]int
+	if res.Replicas, shards, err = sourceShards(ctx, src, plan.Indices); err != nil {
 		return res, h.fail(ctx, "preflight", fmt.Errorf("source: %w", err))
 	}
 	// Pull reindexes into the original names with op_type create: an index
@@ -327,13 +373,12 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 		res.SourceBytes += srcIdx[n].Bytes
 	}
 
-	res.Reindex = ReindexResult{Done: true, Report: &reindex.Report{Skipped: true}}
 	if len(copyIdx) > 0 {
 		plan, err := h.planReindex(ctx, c, src, tgt, copyIdx, srcIdx, byMethod, &res.Warnings)
 		if err != nil {
 			return res, h.fail(ctx, "preflight", err)
 		}
-		res.Reindex = ReindexResult{Plan: plan}
+		res.Reindex = plan
 	}
 
 	md, err := planMetadata(ctx, src, tgt, res.SourceEngine, res.TargetEngine, res.SourceIndices, nil, false)
@@ -355,13 +400,28 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 	if err != nil {
 		return res, h.fail(ctx, "preflight", failure.InsufficientStorage("preflight: "+err.Error()))
 	}
-	// The execution carries this result, and verify and the reindex step
-	// add about perIndexStateBytes per index: refuse what would outgrow
-	// Step Functions' 256 KB state before anything is written.
-	if b, _ := json.Marshal(res); len(b)+perIndexStateBytes*len(res.Indices) > maxStateBytes {
-		return res, h.fail(ctx, "preflight", failure.Validation("preflight", []string{fmt.Sprintf(
-			"%d selected indices make an execution state of about %d KB, over the %d KB Step Functions allows; split the migration into several executions with narrower indices patterns (e.g. one month of daily indices each)",
-			len(res.Indices), (len(b)+perIndexStateBytes*len(res.Indices))/1024, maxStateBytes/1024)}))
+	// Target capacity: the shards the migration adds (with their replicas,
+	// which the replica step puts back) against the target's shard limit.
+	// Pull into an index the target already has adds none.
+	capacity, err := tgt.ShardCapacity(ctx)
+	if err != nil {
+		return res, h.fail(ctx, "preflight", fmt.Errorf("target: %w", err))
+	}
+	res.Capacity = CapacityCheck{ShardCapacity: capacity, Free: capacity.Free()}
+	for _, m := range plan.Indices {
+		if _, there := existing[m.Target]; !there && (book == nil || !book.prior[m.Target]) {
+			res.Capacity.Adds += shards[m.Source] * (1 + res.Replicas[m.Target])
+		}
+	}
+	if res.Capacity.Adds > res.Capacity.Free {
+		return res, h.fail(ctx, "preflight", failure.InsufficientStorage(fmt.Sprintf(
+			"preflight: the migration adds %d shards (%d indices, with their replicas) but the target takes %d more (cluster.max_shards_per_node %d x %d data nodes, %d shards in use): %d shards missing; add data nodes, raise cluster.max_shards_per_node, or migrate fewer indices per run (indices patterns); nothing was written",
+			res.Capacity.Adds, len(plan.Indices), max(res.Capacity.Free, 0), capacity.PerNode, capacity.DataNodes, capacity.Shards, res.Capacity.Adds-max(res.Capacity.Free, 0))))
+	}
+	if book != nil {
+		if err := h.record(ctx, c, book, &res, shards, srcIdx); err != nil {
+			return res, h.fail(ctx, "preflight", err)
+		}
 	}
 	h.Log.InfoContext(ctx, "preflight passed", "strategy", res.Strategy, "source", res.SourceEngine.String(), "target", res.TargetEngine.String(),
 		"indices", len(res.Indices), "by_snapshot", res.Methods.Snapshot, "by_reindex", res.Methods.Reindex, "source_docs", res.SourceDocs, "source_bytes", res.SourceBytes, "snapshot", res.Snapshot, "metadata_warnings", len(md.Warnings))
@@ -463,3 +523,152 @@ func domainRegion(d Domain) string {
 	r, _ := esclient.Region(d.Region, u.Host)
 	return r
 }
+
+// preflightBook is the ledger as the pre-flight finds it before writing.
+type preflightBook struct {
+	ops   LedgerOps
+	name  string
+	found bool
+	doc   engine.LedgerDoc
+	mig   ledger.Migration
+	// prior are the target indices an earlier run of this migration
+	// recorded as its own (created or restored).
+	prior map[string]bool
+}
+
+// openLedger creates the ledger on the target if needed and reads what it
+// holds of this migration. A migration that already succeeded is not run
+// again under the same name.
+func (h Preflight) openLedger(ctx context.Context, c PreflightConfig) (*preflightBook, error) {
+	ops, err := connect[LedgerOps](ctx, h.Deps, c.Target)
+	if err != nil {
+		return nil, err
+	}
+	b := &preflightBook{ops: ops, name: c.Migration, prior: map[string]bool{}}
+	base := c.Migration
+	if base == "" {
+		base = ledger.DeriveName(esclient.RedactEndpoint(c.Source.Endpoint), esclient.RedactEndpoint(c.Target.Endpoint), c.Indices, c.Strategy, c.Method, c.RenameSuffix)
+	}
+	if err := ops.EnsureLedger(ctx); err != nil {
+		return nil, fmt.Errorf("target: %w", err)
+	}
+	// A derived name that already succeeded is a new migration of the same
+	// selection (next month's indices): it gets the next free suffix. A
+	// name the operator gave is theirs: a succeeded one is not run again.
+	for n := 1; ; n++ {
+		b.name = base
+		if n > 1 {
+			b.name = fmt.Sprintf("%s-%d", base, n)
+		}
+		if b.doc, b.found, err = ops.LedgerGet(ctx, ledger.MigrationID(b.name)); err != nil {
+			return nil, fmt.Errorf("target: %w", err)
+		}
+		if !b.found {
+			return b, nil
+		}
+		if err := json.Unmarshal(b.doc.Source, &b.mig); err != nil {
+			return nil, failure.Validation("preflight", []string{fmt.Sprintf("ledger document %q is not a migration document: %v; it was changed by hand: delete it, or name this run with another migration", b.doc.ID, err)})
+		}
+		if b.mig.Status != ledger.Succeeded {
+			break // resume it
+		}
+		if c.Migration != "" {
+			return nil, failure.Validation("preflight", []string{fmt.Sprintf("migration %s already succeeded (%s): its indices are on the target; to migrate again, give this run another name (field migration), or leave migration empty for the next free one", b.name, b.mig.UpdatedAt)})
+		}
+		if n == 1000 {
+			return nil, failure.Validation("preflight", []string{fmt.Sprintf("migration %s ran 1000 times; name this run (field migration)", base)})
+		}
+	}
+	bk := &book{ops: ops, mig: b.mig}
+	docs, err := bk.indices(ctx, engine.LedgerQuery{})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range docs {
+		if d.Finished || (d.Item != nil && d.Item.Prepared) || d.Method == string(migrate.Snapshot) {
+			b.prior[d.Target] = true
+		}
+	}
+	return b, nil
+}
+
+// record writes the plan to the ledger: the migration document (created,
+// or updated for a rerun) and one document per index, created only where
+// the ledger has none, so a rerun keeps what its earlier run recorded.
+// The answer then carries the summary and where the rest is.
+func (h Preflight) record(ctx context.Context, c PreflightConfig, b *preflightBook, res *PreflightResult, shards map[string]int, srcIdx map[string]engine.IndexState) error {
+	now := h.Clock.Now().UTC().Format(time.RFC3339)
+	m := b.mig
+	if !b.found {
+		m = ledger.Migration{Kind: ledger.KindMigration, Migration: b.name, StartedAt: now}
+	}
+	m.Execution, m.Runs, m.Status, m.Phase, m.Failure = c.Execution, m.Runs+1, ledger.Running, ledger.PhasePlanned, nil
+	m.Strategy, m.Method, m.RenameSuffix, m.Snapshot = res.Strategy, res.Method, res.RenameSuffix, res.Snapshot
+	m.SourceEngine, m.TargetEngine = res.SourceEngine, res.TargetEngine
+	m.Source, m.Target = esclient.RedactEndpoint(c.Source.Endpoint), esclient.RedactEndpoint(c.Target.Endpoint)
+	m.Counts = ledger.Counts{Indices: len(res.Indices), Snapshot: res.Methods.Snapshot, Reindex: res.Methods.Reindex, Docs: res.SourceDocs, Bytes: res.SourceBytes, Shards: res.Capacity.Adds}
+	m.UpdatedAt = now
+	items := map[string]*reindex.Item{}
+	if res.Reindex != nil {
+		plan := *res.Reindex
+		for i := range plan.Items {
+			items[plan.Items[i].Source] = &plan.Items[i]
+		}
+		plan.Items = nil
+		m.Reindex = plan
+	}
+	created := map[string]int64{}
+	for _, v := range res.Compatibility {
+		created[v.Index] = v.CreatedVersionID
+	}
+	methods := map[string]migrate.Verdict{}
+	for _, v := range res.Compatibility {
+		methods[v.Index] = v.Method
+	}
+	puts := []engine.LedgerPut{{ID: ledger.MigrationID(b.name), Doc: m, Create: !b.found, SeqNo: b.doc.SeqNo, PrimaryTerm: b.doc.PrimaryTerm}}
+	for _, ix := range res.Indices {
+		puts = append(puts, engine.LedgerPut{ID: ledger.IndexID(b.name, ix.Source), Create: true, Doc: ledger.Index{
+			Kind: ledger.KindIndex, Migration: b.name, Source: ix.Source, Target: ix.Target, Method: string(methods[ix.Source]),
+			Created: created[ix.Source], Docs: srcIdx[ix.Source].Docs, Bytes: srcIdx[ix.Source].Bytes, Shards: shards[ix.Source],
+			Replicas: res.Replicas[ix.Target], Item: items[ix.Source]}})
+	}
+	kept := 0
+	for start := 0; start < len(puts); start += 500 {
+		end := min(start+500, len(puts))
+		out, err := b.ops.LedgerWrite(ctx, puts[start:end])
+		if err != nil {
+			return fmt.Errorf("target: %w", err)
+		}
+		for i, r := range out {
+			if !r.Conflict {
+				continue
+			}
+			if start+i == 0 {
+				return fmt.Errorf("ledger: migration %s was written by another run meanwhile: %w", b.name, failure.ErrLedgerConflict)
+			}
+			kept++
+		}
+	}
+	h.Log.InfoContext(ctx, "preflight: plan recorded in the ledger", "migration", b.name, "indices", len(res.Indices), "kept_from_earlier_run", kept, "run", m.Runs)
+	ref := ledgerRef(b.name)
+	res.Ledger = &ref
+	// The lists are in the ledger now; the answer stays small at any size.
+	res.Indices, res.SourceIndices, res.TargetIndices, res.SnapshotIndices, res.SnapshotTargets = nil, nil, nil, nil, nil
+	res.Compatibility, res.Replicas, res.Reindex = nil, nil, nil
+	if len(res.Warnings) > maxWarnings {
+		h.Log.WarnContext(ctx, "preflight: warnings", "warnings", strings.Join(res.Warnings, "; "))
+		res.Warnings = append(res.Warnings[:maxWarnings], fmt.Sprintf("... and %d more (in the log)", len(res.Warnings)-maxWarnings))
+	}
+	if res.Metadata != nil {
+		md := *res.Metadata
+		md.Items, md.Policies = nil, nil
+		if len(md.Warnings) > maxWarnings {
+			md.Warnings = append(md.Warnings[:maxWarnings], fmt.Sprintf("... and %d more", len(md.Warnings)-maxWarnings))
+		}
+		res.Metadata = &md
+	}
+	return nil
+}
+
+// maxWarnings bounds the warnings an answer carries; the log has them all.
+const maxWarnings = 10

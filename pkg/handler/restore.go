@@ -11,6 +11,7 @@ import (
 	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/failure"
+	"github.com/essnap/essnap/pkg/ledger"
 	"github.com/essnap/essnap/pkg/migrate"
 	"github.com/essnap/essnap/pkg/snapshot"
 )
@@ -99,7 +100,12 @@ type RestoreConfig struct {
 	Replicas    map[string]int `json:"replicas"`
 	StartedAt   string         `json:"started_at"`
 	WaitSeconds int            `json:"wait_seconds"`
-	errs        problems
+	// Migration (the workflow's restore and replica steps) takes the
+	// indices, and for action replicas the replica counts, from the
+	// migration's ledger on this domain, in batches; the answer then leaves
+	// the lists out.
+	Migration string `json:"migration"`
+	errs      problems
 }
 
 // LoadRestoreConfig applies defaults, environment and event, in that order.
@@ -160,11 +166,23 @@ func (c RestoreConfig) Validate() (*snapshot.Renamer, error) {
 			p.add("replicas and started_at are for action replicas")
 		}
 	case "replicas":
-		c.validateReplicas(&p)
+		if c.Migration == "" {
+			c.validateReplicas(&p)
+		} else if len(c.Replicas) > 0 {
+			p.add("replicas and migration are both given; with migration the ledger holds the replica counts: leave replicas out")
+		}
 	default:
 		p.add("action %q is not supported; use restore or replicas", config.Short(c.Action))
 	}
 	validWait(&p, "wait_seconds", c.WaitSeconds)
+	if c.Migration != "" {
+		if err := ledger.ValidateName(c.Migration); err != nil {
+			p.add("%v", err)
+		}
+		if len(c.Indices) > 0 {
+			p.add("indices and migration are both given; with migration the ledger names the indices: leave indices out")
+		}
+	}
 	if c.IncludeGlobalState && c.IncludeSystemIndices {
 		p.add("include_global_state with include_system_indices would overwrite the domain's security and dashboards configuration; on domains with fine-grained access control both fail; set at most one")
 	}
@@ -193,11 +211,26 @@ func (h Restore) Invoke(ctx context.Context, raw json.RawMessage) (engine.Restor
 		return engine.RestoreResult{}, err
 	}
 	if c.Action == "replicas" {
+		if c.Migration != "" {
+			return h.migrationReplicas(ctx, c)
+		}
 		return h.setReplicas(ctx, c)
 	}
 	ops, err := connect[RestoreOps](ctx, h.Deps, c.Domain)
 	if err != nil {
 		return engine.RestoreResult{}, err
+	}
+	if c.Migration != "" {
+		b, err := openBook(ctx, h.Deps, c.Domain, c.Migration)
+		if err != nil {
+			return engine.RestoreResult{}, h.fail(ctx, "restore", err)
+		}
+		if c.Indices, err = b.sources(ctx, migrate.Snapshot); err != nil {
+			return engine.RestoreResult{}, h.fail(ctx, "restore", err)
+		}
+		if err := b.update(ctx, func(m *ledger.Migration) { m.Phase = ledger.PhaseRestore }); err != nil {
+			return engine.RestoreResult{}, h.fail(ctx, "restore", err)
+		}
 	}
 	res, err := ops.Restore(ctx, c.Repository, c.Snapshot, engine.RestoreOptions{
 		Indices: c.Indices, Rename: rn, IndexSettings: c.IndexSettings, IgnoreIndexSettings: c.IgnoreIndexSettings,
@@ -214,5 +247,88 @@ func (h Restore) Invoke(ctx context.Context, raw json.RawMessage) (engine.Restor
 		return res, h.fail(ctx, "restore", err)
 	}
 	h.Log.InfoContext(ctx, "restore", "repository", res.Repository, "snapshot", res.Snapshot, "indices", len(res.Indices), "accepted", res.Accepted, "dry_run", res.DryRun)
+	if c.Migration != "" {
+		// The ledger names the indices; the execution's payload stays small.
+		res.Count, res.RestorePlan = len(res.Indices), snapshot.RestorePlan{}
+	}
 	return res, nil
 }
+
+// migrationReplicas is the replica step of a migration the ledger holds:
+// one batch of indices whose replicas are not back yet gets its source's
+// number_of_replicas, and the call polls their health up to wait_seconds;
+// once they are as healthy as the domain allows, the ledger records them
+// and the answer says how many remain. The loop calls until none do.
+func (h Restore) migrationReplicas(ctx context.Context, c RestoreConfig) (engine.RestoreResult, error) {
+	started := h.Clock.Now()
+	if c.StartedAt != "" {
+		started, _ = time.Parse(time.RFC3339Nano, c.StartedAt)
+	}
+	ops, err := connect[RestoreOps](ctx, h.Deps, c.Domain)
+	if err != nil {
+		return engine.RestoreResult{}, err
+	}
+	b, err := openBook(ctx, h.Deps, c.Domain, c.Migration)
+	if err != nil {
+		return engine.RestoreResult{}, h.fail(ctx, "restore", err)
+	}
+	if b.mig.Phase != ledger.PhaseReplicas {
+		if err := b.update(ctx, func(m *ledger.Migration) { m.Phase = ledger.PhaseReplicas }); err != nil {
+			return engine.RestoreResult{}, h.fail(ctx, "restore", err)
+		}
+	}
+	docs, err := b.batch(ctx, engine.LedgerQuery{ReplicasUnset: true}, replicaBatch)
+	if err != nil {
+		return engine.RestoreResult{}, h.fail(ctx, "restore", err)
+	}
+	st := engine.ReplicasResult{Done: true}
+	if len(docs) > 0 {
+		want := make(map[string]int, len(docs))
+		for _, d := range docs {
+			want[d.Target] = d.Replicas
+		}
+		if err := ops.SetReplicas(ctx, want); err != nil {
+			return engine.RestoreResult{}, h.fail(ctx, "restore", err)
+		}
+		polls, err := h.poll(ctx, time.Duration(c.WaitSeconds)*time.Second, func() (bool, error) {
+			var err error
+			st, err = ops.ReplicaStatus(ctx, want)
+			return st.Done, err
+		})
+		if err != nil {
+			return engine.RestoreResult{}, h.fail(ctx, "restore", err)
+		}
+		st.Polls = polls
+		for _, ix := range st.Indices {
+			if ix.Status == "missing" {
+				return engine.RestoreResult{}, h.fail(ctx, "restore", failure.Validation("restore", []string{"replicas: index " + ix.Index + " of migration " + c.Migration + " does not exist on the domain"}))
+			}
+		}
+		if st.Done {
+			for _, d := range docs {
+				d.ReplicasSet = true
+			}
+			if err := b.save(ctx, docs); err != nil {
+				return engine.RestoreResult{}, h.fail(ctx, "restore", err)
+			}
+		}
+		st.Indices = nil
+	}
+	if st.Remaining, err = b.count(ctx, engine.LedgerQuery{ReplicasUnset: true}); err != nil {
+		return engine.RestoreResult{}, h.fail(ctx, "restore", err)
+	}
+	st.Done = st.Done && st.Remaining == 0
+	if st.Done {
+		// The last step of the workflow: the migration is complete.
+		if err := b.update(ctx, func(m *ledger.Migration) { m.Status, m.Phase = ledger.Succeeded, ledger.PhaseDone }); err != nil {
+			return engine.RestoreResult{}, h.fail(ctx, "restore", err)
+		}
+	}
+	st.StartedAt = started.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	st.Seconds = h.Clock.Now().Sub(started).Seconds()
+	h.Log.InfoContext(ctx, "replicas", "migration", c.Migration, "batch", len(docs), "done", st.Done, "polls", st.Polls, "seconds", st.Seconds)
+	return engine.RestoreResult{Repository: c.Repository, Replicas: &st}, nil
+}
+
+// replicaBatch bounds the indices one replica invocation sets and waits for.
+const replicaBatch = 200

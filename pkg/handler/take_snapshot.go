@@ -18,6 +18,8 @@ import (
 	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/esclient"
 	"github.com/essnap/essnap/pkg/failure"
+	"github.com/essnap/essnap/pkg/ledger"
+	"github.com/essnap/essnap/pkg/migrate"
 	"github.com/essnap/essnap/pkg/model"
 	"github.com/essnap/essnap/pkg/retention"
 	"github.com/essnap/essnap/pkg/snapshot"
@@ -44,6 +46,12 @@ type SnapshotConfig struct {
 	Action    string          `json:"action"`
 	Retention RetentionConfig `json:"retention" envprefix:"RETENTION_"`
 	DryRun    bool            `json:"dry_run"`
+	// Migration (the workflow's snapshot step) takes the indices from the
+	// migration's ledger on the Ledger domain (the target) instead of
+	// indices, and records the migration and their count in the snapshot's
+	// metadata, never the list: the engines cap metadata at 1 KB.
+	Migration string `json:"migration"`
+	Ledger    Domain `json:"ledger" envprefix:"LEDGER_"`
 	errs      problems
 }
 
@@ -81,6 +89,12 @@ func (c *SnapshotConfig) Validate(now func() (name string, err error)) (string, 
 	}
 	if msg := c.metadataProblem(); msg != "" {
 		p.add("%s", msg)
+	}
+	if c.Migration != "" {
+		if err := ledger.ValidateName(c.Migration); err != nil {
+			p.add("%v", err)
+		}
+		c.Ledger.validate(&p)
 	}
 	if !triggers[c.Trigger] {
 		p.add("trigger %q is unknown; use schedule, console, workflow or api", c.Trigger)
@@ -157,6 +171,11 @@ func (h TakeSnapshot) Invoke(ctx context.Context, raw json.RawMessage) (Snapshot
 		}
 		return out, nil
 	}
+	if c.Migration != "" {
+		if c.Indices, err = h.migrationIndices(ctx, c); err != nil {
+			return SnapshotResult{}, h.fail(ctx, "take-snapshot", err)
+		}
+	}
 	if err := h.checkSelection(ctx, ops, &c); err != nil {
 		return SnapshotResult{}, h.fail(ctx, "take-snapshot", err)
 	}
@@ -171,6 +190,11 @@ func (h TakeSnapshot) Invoke(ctx context.Context, raw json.RawMessage) (Snapshot
 	}
 	snap := res.Snapshot
 	out := SnapshotResult{Repository: c.Repository, Snapshot: snap.Name, State: snap.State, Existing: res.Existing, Recovered: res.Recovered, Indices: snap.Indices, Failures: snap.Failures, Shards: snap.Shards}
+	if c.Migration != "" {
+		// The execution's payload stays small at any size: the ledger
+		// names the indices.
+		out.Indices, out.Failures = nil, firstFailures(out.Failures)
+	}
 	if !snap.Start.IsZero() {
 		out.StartTime = snap.Start.Format("2006-01-02T15:04:05Z")
 	}
@@ -216,6 +240,32 @@ func (h TakeSnapshot) publishSuccess(ctx context.Context, ops TakeSnapshotOps, r
 	h.publish(repo, vals)
 }
 
+// migrationIndices reads the indices the migration moves by snapshot from
+// its ledger, and records that the snapshot phase has begun.
+func (h TakeSnapshot) migrationIndices(ctx context.Context, c SnapshotConfig) ([]string, error) {
+	b, err := openBook(ctx, h.Deps, c.Ledger, c.Migration)
+	if err != nil {
+		return nil, err
+	}
+	names, err := b.sources(ctx, migrate.Snapshot)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.update(ctx, func(m *ledger.Migration) { m.Phase = ledger.PhaseSnapshot }); err != nil {
+		return nil, err
+	}
+	return names, nil
+}
+
+// firstFailures keeps a few shard failures: the answer names the first
+// ones, the snapshot holds them all.
+func firstFailures(f []model.ShardFailure) []model.ShardFailure {
+	if len(f) > 5 {
+		return f[:5]
+	}
+	return f
+}
+
 func firstFailure(f []model.ShardFailure) string {
 	if len(f) == 0 {
 		return ""
@@ -245,7 +295,10 @@ func (c *SnapshotConfig) snapshotMetadata(now time.Time) map[string]any {
 	if c.Execution != "" {
 		origin["execution"] = c.Execution
 	}
-	if len(c.Indices) > 0 {
+	switch {
+	case c.Migration != "":
+		origin["migration"], origin["indices"] = c.Migration, len(c.Indices)
+	case len(c.Indices) > 0:
 		origin["indices"] = c.Indices
 	}
 	meta["essnap"] = origin

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -24,13 +25,30 @@ const (
 	RestoreDrillFailed         = "RestoreDrillFailed"
 	RestoreDrillSeconds        = "RestoreDrillSeconds"
 	RestoreDrillBytesPerSecond = "RestoreDrillBytesPerSecond"
+	// A migration's progress, published by every turn of its loops (the
+	// reindex step, verify, the replica step) under the Migration
+	// dimension: indices finished of all, documents and bytes copied, the
+	// copy rate and the time it still needs at that rate.
+	MigrationIndicesDone     = "MigrationIndicesDone"
+	MigrationIndicesTotal    = "MigrationIndicesTotal"
+	MigrationDocumentsCopied = "MigrationDocumentsCopied"
+	MigrationBytesCopied     = "MigrationBytesCopied"
+	MigrationDocsPerSecond   = "MigrationDocsPerSecond"
+	MigrationEtaSeconds      = "MigrationEtaSeconds"
+	MigrationIndicesVerified = "MigrationIndicesVerified"
 )
+
+// MigrationPrefix starts the name of every migration metric: those carry
+// the dimension Migration (the migration's name), the others Repository.
+const MigrationPrefix = "Migration"
 
 // units gives each metric its CloudWatch unit, so graphs and alarms read right.
 var units = map[string]string{
 	SnapshotSucceeded: "Count", SnapshotFailed: "Count", ShardsFailed: "Count", RetentionDeletions: "Count",
 	SnapshotDurationSeconds: "Seconds", LastSuccessAgeSeconds: "Seconds", SnapshotSizeBytes: "Bytes",
 	RestoreDrillSucceeded: "Count", RestoreDrillFailed: "Count", RestoreDrillSeconds: "Seconds", RestoreDrillBytesPerSecond: "Bytes/Second",
+	MigrationIndicesDone: "Count", MigrationIndicesTotal: "Count", MigrationDocumentsCopied: "Count", MigrationBytesCopied: "Bytes",
+	MigrationDocsPerSecond: "Count/Second", MigrationEtaSeconds: "Seconds", MigrationIndicesVerified: "Count",
 }
 
 // Publisher is what handlers publish through; a nil Publisher is valid and
@@ -69,7 +87,11 @@ func Format(namespace, repository string, values map[string]float64, now time.Ti
 	}
 	sort.Strings(names)
 	defs := make([]map[string]string, len(names))
-	doc := map[string]any{"Repository": repository}
+	dim := "Repository"
+	if len(names) > 0 && strings.HasPrefix(names[0], MigrationPrefix) {
+		dim = "Migration"
+	}
+	doc := map[string]any{dim: repository}
 	for i, n := range names {
 		unit := units[n]
 		if unit == "" {
@@ -82,7 +104,7 @@ func Format(namespace, repository string, values map[string]float64, now time.Ti
 		"Timestamp": now.UnixMilli(),
 		"CloudWatchMetrics": []any{map[string]any{
 			"Namespace":  namespace,
-			"Dimensions": [][]string{{"Repository"}},
+			"Dimensions": [][]string{{dim}},
 			"Metrics":    defs,
 		}},
 	}

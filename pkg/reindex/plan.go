@@ -261,6 +261,17 @@ type Outcome struct {
 	Error    string
 	Failures []string
 	EndMs    int64
+	// Description is the engine's description of the task ("reindex from
+	// [...] to [target]"): a task whose description does not name the
+	// part's target is not the part's task.
+	Description string
+}
+
+// TaskOf reports whether a task's description names target as where it
+// writes: the engines describe a reindex as "reindex from [...] to
+// [target]" (a trailing "[_doc]" on Elasticsearch 7.10 and OpenSearch 1.x).
+func TaskOf(description, target string) bool {
+	return strings.HasPrefix(description, "reindex from ") && strings.Contains(description, " to ["+target+"]")
 }
 
 // Record applies a task outcome to a part: done; refused documents fail
@@ -347,4 +358,62 @@ func (it Item) rangeText(pt Part) string {
 		hi = fmt.Sprint(*pt.Lt)
 	}
 	return fmt.Sprintf(" [%s %s, %s)", it.Field, lo, hi)
+}
+
+// AfterSetting reports whether Translate can put key into After: the
+// settings the copy changes and the finish puts back. Anything else in an
+// item's After did not come from Translate.
+func AfterSetting(key string) bool {
+	return key == "index.refresh_interval" || key == "index.auto_expand_replicas"
+}
+
+// CheckParts says what is wrong with an item's parts, or "": the parts
+// must hold every document exactly once, as SplitParts makes them. One
+// part is the whole index; split parts go from no lower bound to no upper
+// bound, each starting where the last ended, the first also taking the
+// documents without the field.
+func (it Item) CheckParts() string {
+	for i, pt := range it.Parts {
+		if pt.State != Pending && pt.State != Running && pt.State != Done && pt.State != Failed {
+			return fmt.Sprintf("part %d has state %q", i, pt.State)
+		}
+		if (pt.State == Running) != (pt.Task != "") {
+			return fmt.Sprintf("part %d: a running part needs its task id, and only a running part has one", i)
+		}
+	}
+	n := len(it.Parts)
+	switch {
+	case n == 0:
+		return "no parts"
+	case n > MaxParts:
+		return fmt.Sprintf("%d parts, more than %d", n, MaxParts)
+	case n == 1:
+		pt := it.Parts[0]
+		if pt.Gte != nil || pt.Lt != nil || pt.Missing {
+			return "its one part is a range; a one-part index is copied whole"
+		}
+		return ""
+	}
+	if it.Field == "" {
+		return "split into parts without a split field"
+	}
+	if it.Parts[0].Gte != nil || !it.Parts[0].Missing {
+		return "the first part must start at no lower bound and take the documents without the split field"
+	}
+	if it.Parts[n-1].Lt != nil {
+		return "the last part must end at no upper bound"
+	}
+	for i := 0; i < n-1; i++ {
+		a, b := it.Parts[i], it.Parts[i+1]
+		if a.Lt == nil || b.Gte == nil || *a.Lt != *b.Gte {
+			return fmt.Sprintf("parts %d and %d leave a gap or overlap: each part must start where the last ended", i, i+1)
+		}
+		if b.Missing {
+			return "only the first part takes the documents without the split field"
+		}
+		if b.Lt != nil && *b.Gte >= *b.Lt {
+			return fmt.Sprintf("part %d is empty or reversed", i+1)
+		}
+	}
+	return ""
 }

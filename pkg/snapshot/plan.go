@@ -20,6 +20,10 @@ var SystemIndexPatterns = []string{
 	".essnap-*",
 }
 
+// IsSystem reports whether an index is one of SystemIndexPatterns: never
+// selected with the user's indices.
+func IsSystem(index string) bool { return matchAny(index, SystemIndexPatterns) }
+
 // IndexMapping is one restored index: where it comes from and its new name.
 type IndexMapping struct {
 	Source string `json:"source"`

@@ -66,6 +66,7 @@ var (
 	_ handler.VerifyOps        = engine.Ops{}
 	_ handler.DrillOps         = engine.Ops{}
 	_ handler.DoctorOps        = engine.Ops{}
+	_ handler.LedgerOps        = engine.Ops{}
 )
 
 // signedOps is the one client cache behind every connector: one signed

@@ -148,7 +148,7 @@ func TestPreflightDecidesPerIndex(t *testing.T) {
 		t.Fatalf("preflight: %T %v", err, err)
 	}
 	if res.Methods != (handler.MethodCounts{Snapshot: 1, Reindex: 1}) || len(res.SnapshotIndices) != 1 || res.SnapshotIndices[0] != "pf-trap-new" ||
-		res.Reindex.Plan == nil || len(res.Reindex.Plan.Items) != 1 || res.Reindex.Plan.Items[0].Source != "pf-trap-old" || res.Reindex.Plan.Remote.Host != src.URL || res.Reindex.Done {
+		res.Reindex == nil || len(res.Reindex.Items) != 1 || res.Reindex.Items[0].Source != "pf-trap-old" || res.Reindex.Remote.Host != src.URL {
 		t.Fatalf("methods %+v, snapshot %v, reindex %+v", res.Methods, res.SnapshotIndices, res.Reindex)
 	}
 	forced, err := (handler.Preflight{Deps: d}).Invoke(context.Background(), json.RawMessage(strings.Replace(ev, `"strategy"`, `"method":"reindex","strategy"`, 1)))

@@ -140,12 +140,23 @@ type event struct {
 	TaskToken string          `json:"task_token"`
 	Output    json.RawMessage `json:"output"`
 	Seconds   float64         `json:"seconds"`
+	// InputBytes is the size of a state's input (state_entered).
+	InputBytes int `json:"input_bytes"`
 }
 
 // execution is a finished run: its result line and every line before it.
 type execution struct {
 	Result event
 	Events []event
+	// Input is what the run started with; MaxState the largest state
+	// input run.mjs saw, in bytes.
+	Input    map[string]any
+	MaxState int
+}
+
+// target is the run's target endpoint.
+func (x execution) target() string {
+	return x.Input["target"].(map[string]any)["endpoint"].(string)
 }
 
 func (x execution) entered(state string) bool {
@@ -200,7 +211,7 @@ func run(t *testing.T, input map[string]any, o runOptions) execution {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var x execution
+	x := execution{Input: input}
 	var mu sync.Mutex
 	done := make(chan struct{})
 	go func() {
@@ -215,6 +226,7 @@ func run(t *testing.T, input map[string]any, o runOptions) execution {
 			}
 			mu.Lock()
 			x.Events = append(x.Events, e)
+			x.MaxState = max(x.MaxState, e.InputBytes)
 			mu.Unlock()
 			if e.Event == "result" {
 				x.Result = e

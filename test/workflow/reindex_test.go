@@ -78,8 +78,8 @@ func TestTargetRestartedMidCopy(t *testing.T) {
 		t.Fatal("the target was never restarted")
 	}
 	r := succeeded(t, x)
-	if r.Reindex.Total.Attempts <= r.Reindex.Total.Parts {
-		t.Errorf("want some part rerun after the restart: %+v", r.Reindex.Total)
+	if r.Reindex.Report.Total.Attempts <= r.Reindex.Report.Total.Parts {
+		t.Errorf("want some part rerun after the restart: %+v", r.Reindex.Report.Total)
 	}
 	got := ids(t, tgt, "wf-restart")
 	numbered := 0
@@ -97,7 +97,7 @@ func TestTargetRestartedMidCopy(t *testing.T) {
 		t.Fatalf("%d of the %d loaded documents on the target", numbered, docs)
 	}
 	exactlyOnce(t, got, log)
-	t.Logf("reindex after the restart: %+v", r.Reindex.Total)
+	t.Logf("reindex after the restart: %+v", r.Reindex.Report.Total)
 }
 
 // A target index whose mapping refuses the source's documents (the switched

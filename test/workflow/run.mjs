@@ -13,7 +13,8 @@
 // Usage: node run.mjs --definition FILE --input FILE
 //          --function Preflight=http://127.0.0.1:9400 ... [--wait-ms N]
 //          [--retry-ms N] [--switch stdin|auto] [--execution NAME]
-// Output: one JSON object per line (states, retries, the switch request) and
+// Output: one JSON object per line (states with the size of their input,
+// retries, the switch request) and
 // last {"event":"result","status":"SUCCEEDED"|"FAILED",...}. Exit 0 when the
 // execution succeeded, 1 when it failed, 2 when the runner itself broke.
 import { readFileSync } from 'node:fs';
@@ -123,7 +124,7 @@ const started = Date.now();
 const logs = (async () => {
   for await (const ev of execution.eventLogs) {
     switch (ev.type) {
-      case 'StateEntered': emit({ event: 'state_entered', state: ev.state.name, t: (ev.timestamp - started) / 1000 }); break;
+      case 'StateEntered': emit({ event: 'state_entered', state: ev.state.name, t: (ev.timestamp - started) / 1000, input_bytes: Buffer.byteLength(JSON.stringify(ev.state.input ?? null)) }); break;
       case 'StateRetried': emit({ event: 'state_retried', state: ev.state.name, attempt: ev.retry.attempt }); break;
       case 'StateFailed': emit({ event: 'state_failed', state: ev.state.name, error: ev.Error, cause: String(ev.Cause).slice(0, 2000) }); break;
       case 'StateCaught': emit({ event: 'state_caught', state: ev.state.name }); break;
@@ -144,5 +145,6 @@ try {
 // before its last state_entered line is out): drain it first, so the
 // result is the last line, as promised above.
 await logs.catch(() => {});
-emit(result);
-process.exit(code);
+// Exit only once stdout has taken the last line: a pipe takes 64 KB at a
+// time, and process.exit right after a larger write cut it in the middle.
+process.stdout.write(JSON.stringify(result) + '\n', () => process.exit(code));

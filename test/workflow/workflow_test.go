@@ -44,20 +44,15 @@ const (
 	os35  = "opensearch-3.5"
 )
 
-// report is the part of the workflow output the tests check.
+// report is the part of the workflow output the tests check, with the
+// per-index rows read from the ledger (verify action report).
 type report struct {
-	Status string `json:"status"`
-	Report struct {
-		Status  string `json:"status"`
-		Indices []struct {
-			Source, Target string
-			SourceDocs     int64 `json:"source_docs"`
-			TargetDocs     int64 `json:"target_docs"`
-			TargetBytes    int64 `json:"target_bytes"`
-			IDsChecked     bool  `json:"ids_checked"`
-			OK             bool  `json:"ok"`
-		} `json:"indices"`
+	Status    string `json:"status"`
+	Migration string `json:"migration"`
+	Report    struct {
+		Status string `json:"status"`
 		Totals struct {
+			Indices    int   `json:"indices"`
 			SourceDocs int64 `json:"source_docs"`
 			TargetDocs int64 `json:"target_docs"`
 		} `json:"totals"`
@@ -65,21 +60,66 @@ type report struct {
 	} `json:"report"`
 	Methods struct{ Snapshot, Reindex int } `json:"methods"`
 	Reindex struct {
+		Done    bool `json:"done"`
 		Skipped bool `json:"skipped"`
-		Indices []struct {
-			Source, Target  string
-			Parts, Attempts int
-			Documents       int64
-			Seconds         float64
-			DocsPerSec      float64 `json:"docs_per_second"`
-		} `json:"indices"`
-		Total struct {
-			Documents  int64
-			Attempts   int
-			Parts      int
-			DocsPerSec float64 `json:"docs_per_second"`
-		} `json:"total"`
+		Report  *struct {
+			Total struct {
+				Documents  int64
+				Attempts   int
+				Parts      int
+				DocsPerSec float64 `json:"docs_per_second"`
+			} `json:"total"`
+		} `json:"report"`
 	} `json:"reindex"`
+	Rows []ledgerRow `json:"-"`
+}
+
+// ledgerRow is one index document of the ledger.
+type ledgerRow struct {
+	Source, Target, Method string
+	Created                int64 `json:"created_version_id"`
+	Finished, Verified     bool
+	ReplicasSet            bool `json:"replicas_set"`
+	Item                   *struct {
+		Parts []struct {
+			Attempts  int
+			Created   int64
+			Conflicts int64
+		}
+	} `json:"item"`
+	Verdict struct {
+		SourceDocs  int64 `json:"source_docs"`
+		TargetDocs  int64 `json:"target_docs"`
+		TargetBytes int64 `json:"target_bytes"`
+		IDsChecked  bool  `json:"ids_checked"`
+		OK          bool  `json:"ok"`
+	} `json:"verdict"`
+}
+
+// maxPayload is issue 20's bound on the execution's output at any size.
+const maxPayload = 8 << 10
+
+// ledgerRows reads every index row of a migration through verify's report
+// action, page by page, as an operator would.
+func ledgerRows(t *testing.T, tgt, migration string) []ledgerRow {
+	t.Helper()
+	var rows []ledgerRow
+	after := ""
+	for {
+		out := invokeFunction(t, "Verify", map[string]any{"action": "report", "migration": migration, "target": map[string]any{"endpoint": tgt, "unsigned": true}, "size": 1000, "after": after})
+		var page struct {
+			Rows []ledgerRow `json:"rows"`
+			Next string      `json:"next_after"`
+		}
+		if err := json.Unmarshal(out, &page); err != nil {
+			t.Fatalf("report: %v: %.300s", err, out)
+		}
+		rows = append(rows, page.Rows...)
+		if page.Next == "" {
+			return rows
+		}
+		after = page.Next
+	}
 }
 
 // allPairs are the snapshot pairs, then the reindex pairs, with the method
@@ -104,7 +144,7 @@ type migrationPair struct{ name, src, tgt, method, want string }
 // methodIs checks every index went by the wanted method.
 func methodIs(t *testing.T, r report, want string, n int) {
 	t.Helper()
-	if want == "reindex" && (r.Methods.Reindex != n || r.Methods.Snapshot != 0 || r.Reindex.Skipped || r.Reindex.Total.Documents == 0) {
+	if want == "reindex" && (r.Methods.Reindex != n || r.Methods.Snapshot != 0 || r.Reindex.Skipped || r.Reindex.Report == nil || r.Reindex.Report.Total.Documents == 0) {
 		t.Fatalf("want %d indices by reindex, got methods %+v, reindex report %+v", n, r.Methods, r.Reindex)
 	}
 	if want == "snapshot" && (r.Methods.Snapshot != n || r.Methods.Reindex != 0 || !r.Reindex.Skipped) {
@@ -121,17 +161,27 @@ func succeeded(t *testing.T, x execution) report {
 	if err := json.Unmarshal(x.Result.Output, &r); err != nil {
 		t.Fatal(err)
 	}
-	if r.Status != "SUCCEEDED" || r.Report.Status != "verified" || len(r.Report.Indices) == 0 {
+	if len(x.Result.Output) > maxPayload {
+		t.Fatalf("the execution's output is %d bytes, over %d: %.400s", len(x.Result.Output), maxPayload, x.Result.Output)
+	}
+	if x.MaxState > maxPayload {
+		t.Fatalf("a state's input reached %d bytes, over %d", x.MaxState, maxPayload)
+	}
+	if r.Status != "SUCCEEDED" || r.Report.Status != "verified" || r.Migration == "" {
 		t.Fatalf("report: %s", x.Result.Output)
 	}
-	for _, ix := range r.Report.Indices {
-		if !ix.OK {
-			t.Fatalf("index not verified: %+v", ix)
+	r.Rows = ledgerRows(t, x.target(), r.Migration)
+	if len(r.Rows) == 0 || len(r.Rows) != r.Report.Totals.Indices {
+		t.Fatalf("ledger has %d rows, the report %d indices", len(r.Rows), r.Report.Totals.Indices)
+	}
+	for _, ix := range r.Rows {
+		if !ix.Verified || !ix.Verdict.OK || !ix.Finished || !ix.ReplicasSet {
+			t.Fatalf("index not finished, verified and with replicas: %+v", ix)
 		}
 		// A restored index with documents has bytes: 0 here meant verify
 		// ran before the recovery finished (issue 9: make demo showed 0).
-		if ix.TargetDocs > 0 && ix.TargetBytes <= 0 {
-			t.Fatalf("report shows %d bytes for %s holding %d documents", ix.TargetBytes, ix.Target, ix.TargetDocs)
+		if ix.Verdict.TargetDocs > 0 && ix.Verdict.TargetBytes <= 0 {
+			t.Fatalf("report shows %d bytes for %s holding %d documents", ix.Verdict.TargetBytes, ix.Target, ix.Verdict.TargetDocs)
 		}
 	}
 	if r.Report.Durations["total"] <= 0 {
@@ -274,8 +324,8 @@ func TestPush(t *testing.T) {
 			if during == 0 {
 				t.Fatal("no document was written during the migration")
 			}
-			if len(r.Report.Indices) != 2 || r.Report.Indices[0].Target != "wf-push-restored" || r.Report.Indices[1].Target != "wf-push-audit-restored" {
-				t.Fatalf("indices: %+v", r.Report.Indices)
+			if len(r.Rows) != 2 || r.Rows[0].Target != "wf-push-restored" || r.Rows[1].Target != "wf-push-audit-restored" {
+				t.Fatalf("indices: %+v", r.Rows)
 			}
 			exactlyOnce(t, merge(ids(t, tgt, "wf-push"), ids(t, tgt, "wf-push-restored")), log)
 			if got := ids(t, tgt, "wf-push-audit-restored"); len(got) != 2 {
@@ -325,7 +375,7 @@ func TestPull(t *testing.T) {
 			if dropped == 0 {
 				t.Errorf("replay dropped nothing: the restore should have brought the documents before the snapshot")
 			}
-			if ix := r.Report.Indices[0]; ix.Target != "wf-pull" || !ix.IDsChecked || ix.TargetDocs < ix.SourceDocs {
+			if ix := r.Rows[0]; ix.Target != "wf-pull" || !ix.Verdict.IDsChecked || ix.Verdict.TargetDocs < ix.Verdict.SourceDocs {
 				t.Fatalf("pull verification: %+v", ix)
 			}
 			exactlyOnce(t, ids(t, tgt, "wf-pull"), log)
@@ -442,11 +492,11 @@ func TestMixedMigration(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	log := w.Stop()
 	r := succeeded(t, x)
-	if r.Methods.Snapshot != 1 || r.Methods.Reindex != 1 || len(r.Reindex.Indices) != 1 || r.Reindex.Indices[0].Source != "wf-trap-old" {
-		t.Fatalf("want wf-trap-old by reindex and wf-trap-new by snapshot: methods %+v, reindex %+v", r.Methods, r.Reindex.Indices)
+	if r.Methods.Snapshot != 1 || r.Methods.Reindex != 1 || len(r.Rows) != 2 || r.Rows[0].Source != "wf-trap-new" || r.Rows[0].Method != "snapshot" || r.Rows[1].Method != "reindex" {
+		t.Fatalf("want wf-trap-old by reindex and wf-trap-new by snapshot: methods %+v, rows %+v", r.Methods, r.Rows)
 	}
-	if !strings.Contains(string(x.Result.Output), `"index":"wf-trap-old","created_version_id":7100299`) {
-		t.Errorf("the report does not show wf-trap-old's created version: %.600s", x.Result.Output)
+	if r.Rows[1].Created != 7100299 {
+		t.Errorf("the ledger does not show wf-trap-old's created version: %+v", r.Rows[1])
 	}
 	old := ids(t, tgt, "wf-trap-old")
 	if len(old) != 2000 {
