@@ -254,7 +254,9 @@ func verifyIndices(ctx context.Context, c VerifyConfig, src, tgt VerifyOps, mapp
 			restored[ip.Index] = ip.TotalBytes
 		}
 	}
-	tgtIdx, err := tgt.Indices(ctx, "*")
+	// Only the targets at hand: a domain of thousands of indices is not
+	// listed whole for each batch.
+	tgtIdx, err := tgt.Indices(ctx, strings.Join(targets, ","))
 	if err != nil {
 		return nil, fmt.Errorf("target: %w", err)
 	}
