@@ -69,7 +69,7 @@ run_real integration.log 30m -p 1 ./test/integration/ ./test/lambda/
 
 step "migration workflow: aws-local-stepfunctions + emulator bootstraps on every engine pair, with ingestion"
 export ESSNAP_WORKFLOW_ENGINES="$ESSNAP_TEST_ENGINES"
-run_real workflow.log 25m ./test/workflow/
+run_real workflow.log 40m ./test/workflow/
 
 step "template: cfn-lint, sam validate --lint, sam build, template tests"
 bash scripts/check-template.sh

@@ -176,7 +176,7 @@ func (o Ops) LedgerWrite(ctx context.Context, puts []LedgerPut) ([]LedgerResult,
 		} `json:"items"`
 	}
 	q := url.Values{"refresh": {"true"}}
-	if err := o.C.Do(ctx, http.MethodPost, "/_bulk", q, esclient.NDJSON(buf.Bytes()), &ans); err != nil {
+	if err := o.C.Do(ctx, http.MethodPost, esclient.Path(ledger.Name, "_bulk"), q, esclient.NDJSON(buf.Bytes()), &ans); err != nil {
 		return nil, fmt.Errorf("write ledger: %w", err)
 	}
 	if len(ans.Items) != len(puts) {

@@ -276,7 +276,9 @@ func (o Ops) RestoreStatus(ctx context.Context, targets []string) (RestoreProgre
 	recovered := true
 	for _, batch := range joinBatches(sorted, 3000) {
 		part := recoveryAnswer{}
-		if err := o.C.Do(ctx, http.MethodGet, "/"+batch+"/_recovery", nil, nil, &part); err != nil {
+		// Only the fields read: a full answer is kilobytes per shard.
+		q := url.Values{"filter_path": {"*.shards.type,*.shards.stage,*.shards.index.size.total_in_bytes,*.shards.index.size.recovered_in_bytes"}}
+		if err := o.C.Do(ctx, http.MethodGet, "/"+batch+"/_recovery", q, nil, &part); err != nil {
 			return out, fmt.Errorf("restore progress: %w", err)
 		}
 		for k, v := range part {
@@ -307,7 +309,8 @@ func (o Ops) RestoreStatus(ctx context.Context, targets []string) (RestoreProgre
 					Initializing  int    `json:"initializing_shards"`
 				} `json:"indices"`
 			}
-			q := url.Values{"level": {"indices"}, "expand_wildcards": {"all"}}
+			q := url.Values{"level": {"indices"}, "expand_wildcards": {"all"},
+				"filter_path": {"indices.*.status,indices.*.number_of_shards,indices.*.active_primary_shards,indices.*.initializing_shards"}}
 			if err := o.C.Do(ctx, http.MethodGet, "/_cluster/health/"+batch, q, nil, &h); err != nil {
 				return out, fmt.Errorf("restore progress: %w", err)
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -427,12 +428,22 @@ func (h Reindex) cleanup(ctx context.Context, c ReindexConfig, b *book, tgt Rein
 	return res, nil
 }
 
-// prepare creates up to prepareBatch target indices the plan has not
-// prepared yet, refreshing their sources; once all are, it costs nothing.
+// prepare creates the next target indices, refreshing their sources: just
+// enough that the task slots never wait for an index (twice
+// max_concurrent ready to start), and at most prepareBatch per poll, so
+// polling the running tasks is never held up by thousands of creations.
+// Once all are prepared, it costs nothing.
 func (h Reindex) prepare(ctx context.Context, src, tgt ReindexOps, plan *reindex.Plan, m ledger.Migration) error {
+	ready := 0
+	for _, it := range plan.Items {
+		if it.Prepared && slices.ContainsFunc(it.Parts, func(p reindex.Part) bool { return p.State == reindex.Pending }) {
+			ready++
+		}
+	}
+	want := min(prepareBatch, 2*plan.MaxConcurrent-ready)
 	var todo []int
 	for i, it := range plan.Items {
-		if !it.Prepared && len(todo) < prepareBatch {
+		if !it.Prepared && len(todo) < want {
 			todo = append(todo, i)
 		}
 	}

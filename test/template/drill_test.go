@@ -8,6 +8,7 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -168,6 +169,9 @@ func publishedMetrics(t *testing.T) map[string]bool {
 		"RetentionDeletions": metrics.RetentionDeletions, "RestoreDrillSucceeded": metrics.RestoreDrillSucceeded,
 		"RestoreDrillFailed": metrics.RestoreDrillFailed, "RestoreDrillSeconds": metrics.RestoreDrillSeconds,
 		"RestoreDrillBytesPerSecond": metrics.RestoreDrillBytesPerSecond,
+		"MigrationIndicesDone":       metrics.MigrationIndicesDone, "MigrationIndicesTotal": metrics.MigrationIndicesTotal,
+		"MigrationDocumentsCopied": metrics.MigrationDocumentsCopied, "MigrationDocsPerSecond": metrics.MigrationDocsPerSecond,
+		"MigrationEtaSeconds": metrics.MigrationEtaSeconds, "MigrationIndicesVerified": metrics.MigrationIndicesVerified,
 	}
 	out := map[string]bool{}
 	dir := filepath.Join("..", "..", "pkg", "handler")
@@ -195,9 +199,14 @@ func publishedMetrics(t *testing.T) map[string]bool {
 					}
 				}
 				if ix, ok := as.Lhs[i].(*ast.IndexExpr); ok && maps[fmt.Sprint(ix.X)] {
-					if lit, ok := ix.Index.(*ast.BasicLit); ok {
-						if s, err := strconv.Unquote(lit.Value); err == nil {
+					switch k := ix.Index.(type) {
+					case *ast.BasicLit:
+						if s, err := strconv.Unquote(k.Value); err == nil {
 							out[s] = true
+						}
+					case *ast.SelectorExpr:
+						if v, ok := consts[k.Sel.Name]; ok && fmt.Sprint(k.X) == "metrics" {
+							out[v] = true
 						}
 					}
 				}
@@ -251,7 +260,12 @@ func TestDashboardMetricsExistInEMFOutput(t *testing.T) {
 		"SnapshotSucceeded", "SnapshotFailed", "SnapshotDurationSeconds", "SnapshotSizeBytes",
 		"LastSuccessAgeSeconds", "RetentionDeletions", "RestoreDrillSeconds", "RestoreDrillBytesPerSecond",
 		"RestoreDrillSucceeded", "RestoreDrillFailed",
+		"MigrationIndicesDone", "MigrationIndicesVerified", "MigrationIndicesTotal", "MigrationDocumentsCopied",
+		"MigrationDocsPerSecond", "MigrationEtaSeconds",
 	}
+	// A migration's metrics carry its name as the dimension Migration: the
+	// dashboard finds every migration's with a SEARCH expression.
+	search := regexp.MustCompile(`^SEARCH\('\{([^,]+),Migration\} MetricName="(\w+)"', '\w+', \d+\)$`)
 	forEachStack(t, f, func(t *testing.T, s *stack) {
 		body := fmt.Sprint(props(s, "Dashboard")["DashboardBody"])
 		var dash struct {
@@ -273,6 +287,19 @@ func TestDashboardMetricsExistInEMFOutput(t *testing.T) {
 				t.Errorf("widget %q region %q", w.Properties.Title, w.Properties.Region)
 			}
 			for _, m := range w.Properties.Metrics {
+				if e, ok := m[0].(map[string]any); ok && len(m) == 1 {
+					sm := search.FindStringSubmatch(fmt.Sprint(e["expression"]))
+					if sm == nil || sm[1] != ns || !published[sm[2]] || !strings.HasPrefix(sm[2], metrics.MigrationPrefix) {
+						t.Errorf("widget %q expression %v: want SEARCH of a published Migration* metric in %s", w.Properties.Title, e["expression"], ns)
+						continue
+					}
+					shown[sm[2]] = true
+					line, _ := metrics.Format(ns, "m-1", map[string]float64{sm[2]: 1}, time.Unix(0, 0))
+					if !strings.Contains(string(line), `"Dimensions":[["Migration"]]`) || !strings.Contains(string(line), `"Migration":"m-1"`) {
+						t.Errorf("EMF output for %s lacks the Migration dimension: %s", sm[2], line)
+					}
+					continue
+				}
 				if len(m) < 4 {
 					t.Errorf("widget %q metric %v: want namespace, name, Repository, value", w.Properties.Title, m)
 					continue

@@ -303,8 +303,9 @@ func TestTemplate(t *testing.T) {
 		}},
 
 		{"domain access is scoped to the domain ARN", func(t *testing.T) {
-			// The drill's DELETE is narrower still: its own indices (drill_test.go).
-			allowed := []string{sampleDomainArn, sampleDomainArn + "/*", sampleDomainArn + "/essnap-drill-*"}
+			// The drill's DELETE is narrower still: its own indices (drill_test.go);
+			// the migration steps' writes to the ledger are its paths only.
+			allowed := []string{sampleDomainArn, sampleDomainArn + "/*", sampleDomainArn + "/essnap-drill-*", sampleDomainArn + "/.essnap-ledger", sampleDomainArn + "/.essnap-ledger/*"}
 			verbs := []string{"es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPut", "es:ESHttpPost", "es:ESHttpDelete"}
 			forEachStack(t, f, func(t *testing.T, s *stack) {
 				for _, ps := range statements(s) {

@@ -32,6 +32,62 @@ var functions = map[string]string{
 // fnURLs is each function's emulator URL, set by TestMain.
 var fnURLs = map[string]string{}
 
+// emulator is one function's running emulator, kept so a test can kill
+// and restart it (a Lambda environment that dies mid-invocation).
+type emulator struct {
+	bootstrap string
+	port, api int
+	cmd       *exec.Cmd
+	log       *os.File
+}
+
+var (
+	emuMu     sync.Mutex
+	emulators = map[string]*emulator{}
+)
+
+// start runs the emulator on its ports and waits until it listens.
+func (e *emulator) start(name string) error {
+	c := exec.Command(rieBinary(), "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", e.port),
+		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", e.api), e.bootstrap)
+	c.Env = []string{"PATH=" + os.Getenv("PATH"), "AWS_LAMBDA_FUNCTION_TIMEOUT=300", "AWS_LAMBDA_FUNCTION_NAME=" + functions[name]}
+	c.Stdout, c.Stderr = e.log, e.log
+	if err := c.Start(); err != nil {
+		return err
+	}
+	e.cmd = c
+	for i := 0; ; i++ {
+		if conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", e.port)); err == nil {
+			conn.Close()
+			return nil
+		}
+		if i > 100 {
+			return fmt.Errorf("emulator for %s did not listen", name)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// killFunction kills a function's emulator (and the invocation it runs);
+// restartFunction starts it again on the same port.
+func killFunction(t *testing.T, name string) {
+	emuMu.Lock()
+	defer emuMu.Unlock()
+	e := emulators[name]
+	_ = e.cmd.Process.Kill()
+	_ = e.cmd.Wait()
+}
+
+func restartFunction(t *testing.T, name string) {
+	emuMu.Lock()
+	defer emuMu.Unlock()
+	if err := emulators[name].start(name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func rieBinary() string { return filepath.Join(root, ".cache", "bin", "aws-lambda-rie") }
+
 func TestMain(m *testing.M) {
 	stop, err := startFunctions()
 	if err != nil {
@@ -46,7 +102,7 @@ func TestMain(m *testing.M) {
 // startFunctions builds every bootstrap and runs each under the emulator on
 // its own loopback port.
 func startFunctions() (func(), error) {
-	rie := filepath.Join(root, ".cache", "bin", "aws-lambda-rie")
+	rie := rieBinary()
 	if _, err := os.Stat(rie); err != nil {
 		return nil, fmt.Errorf("%s missing: run scripts/peers.sh install", rie)
 	}
@@ -57,11 +113,14 @@ func startFunctions() (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	var cmds []*exec.Cmd
 	stop := func() {
-		for _, c := range cmds {
-			_ = c.Process.Kill()
-			_ = c.Wait()
+		emuMu.Lock()
+		defer emuMu.Unlock()
+		for _, e := range emulators {
+			if e.cmd != nil {
+				_ = e.cmd.Process.Kill()
+				_ = e.cmd.Wait()
+			}
 		}
 		os.RemoveAll(bin)
 	}
@@ -73,29 +132,14 @@ func startFunctions() (func(), error) {
 			stop()
 			return nil, fmt.Errorf("build %s: %v\n%s", dir, err, msg)
 		}
-		port, api := freePort(), freePort()
-		c := exec.Command(rie, "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
-			"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", api), out)
-		c.Env = []string{"PATH=" + os.Getenv("PATH"), "AWS_LAMBDA_FUNCTION_TIMEOUT=300", "AWS_LAMBDA_FUNCTION_NAME=" + dir}
 		logf, _ := os.Create(filepath.Join(bin, dir+".log"))
-		c.Stdout, c.Stderr = logf, logf
-		if err := c.Start(); err != nil {
+		e := &emulator{bootstrap: out, port: freePort(), api: freePort(), log: logf}
+		emulators[name] = e
+		if err := e.start(name); err != nil {
 			stop()
 			return nil, err
 		}
-		cmds = append(cmds, c)
-		fnURLs[name] = fmt.Sprintf("http://127.0.0.1:%d", port)
-		for i := 0; ; i++ {
-			if conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-				conn.Close()
-				break
-			}
-			if i > 100 {
-				stop()
-				return nil, fmt.Errorf("emulator for %s did not listen", dir)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		fnURLs[name] = fmt.Sprintf("http://127.0.0.1:%d", e.port)
 	}
 	return stop, nil
 }
@@ -181,6 +225,8 @@ func (x execution) retries(state string) int {
 // runOptions tune one execution.
 type runOptions struct {
 	waitMs int
+	// timeout ends the run (5 minutes unless set).
+	timeout time.Duration
 	// onEvent sees every line; for switch_requested it returns the answer
 	// line (the stand-in for send-task-success/-failure).
 	onEvent func(e event) any
@@ -240,7 +286,10 @@ func run(t *testing.T, input map[string]any, o runOptions) execution {
 		}
 		_, _ = io.Copy(io.Discard, stdout)
 	}()
-	timer := time.AfterFunc(5*time.Minute, func() { _ = cmd.Process.Kill() })
+	if o.timeout == 0 {
+		o.timeout = 5 * time.Minute
+	}
+	timer := time.AfterFunc(o.timeout, func() { _ = cmd.Process.Kill() })
 	<-done
 	err := cmd.Wait()
 	timer.Stop()

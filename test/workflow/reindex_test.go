@@ -188,3 +188,60 @@ func TestReindexAliasesAndClosedIndex(t *testing.T) {
 		t.Fatalf("cause: %s", x.Result.Cause)
 	}
 }
+
+// The reindex function dies in the middle of an invocation (its Lambda
+// environment is killed while it polls its tasks) and comes back: the
+// invocation fails as Lambda.ServiceException, Step Functions retries it,
+// and the next invocation reads the ledger, which holds every task the
+// dead one started. The copy converges with every _id exactly once.
+func TestFunctionRestartedMidBatch(t *testing.T) {
+	all := engines(t, es710, os35)
+	src, tgt := all[es710], all[os35]
+	cleanup(t, "wf-fnkill*", src, tgt)
+	const docs = 40000
+	fillNumbered(t, src, "wf-fnkill", docs)
+	in := input(t, src, tgt, "push", "wf-fnkill")
+	in["split_field"], in["split_docs"], in["batch_size"], in["max_concurrent"] = "n", 5000, 200, 2
+	in["reindex_check_seconds"] = 30
+	var once sync.Once
+	killed := false
+	x := run(t, in, runOptions{onEvent: func(e event) any {
+		if e.Event == "state_entered" && e.State == "Reindex" {
+			once.Do(func() {
+				go func() {
+					// Kill it once tasks run, mid-invocation.
+					for range 100 {
+						_, m := req(t, "GET", tgt+"/_tasks?actions=*reindex&detailed", "")
+						if strings.Contains(fmt.Sprint(m), "reindex from") {
+							break
+						}
+						time.Sleep(100 * time.Millisecond)
+					}
+					time.Sleep(300 * time.Millisecond)
+					killFunction(t, "Reindex")
+					killed = true
+					time.Sleep(time.Second)
+					restartFunction(t, "Reindex")
+				}()
+			})
+		}
+		return nil
+	}})
+	if !killed {
+		t.Fatal("the reindex function was never killed")
+	}
+	if x.retries("Reindex") == 0 {
+		t.Fatal("the killed invocation was not retried")
+	}
+	r := succeeded(t, x)
+	got := ids(t, tgt, "wf-fnkill-restored")
+	if len(got) != docs {
+		t.Fatalf("%d of %d documents on the target", len(got), docs)
+	}
+	for id, n := range got {
+		if n != 1 {
+			t.Fatalf("%s is on the target %d times", id, n)
+		}
+	}
+	t.Logf("reindex after the function restart: %+v, %d retries", r.Reindex.Report.Total, x.retries("Reindex"))
+}

@@ -40,10 +40,12 @@ func raiseShardLimit(t *testing.T, urls ...string) {
 
 // fillDaily creates n daily indices (one shard, no replica, through a
 // template) with docs documents each, in bulk requests that create them.
+// The template's asynchronous translog spares the load a sync per shard
+// per request (test data, rebuilt by every run).
 func fillDaily(t *testing.T, u, prefix string, n, docs int) []string {
 	t.Helper()
 	tmpl := strings.TrimSuffix(prefix, "-")
-	mustReq(t, "PUT", u+"/_template/"+tmpl, `{"index_patterns":["`+prefix+`*"],"settings":{"number_of_shards":1,"number_of_replicas":0,"refresh_interval":"-1"},"mappings":{"properties":{"@timestamp":{"type":"date"},"n":{"type":"long"}}}}`)
+	mustReq(t, "PUT", u+"/_template/"+tmpl, `{"index_patterns":["`+prefix+`*"],"settings":{"number_of_shards":1,"number_of_replicas":0,"refresh_interval":"-1","translog.durability":"async"},"mappings":{"properties":{"@timestamp":{"type":"date"},"n":{"type":"long"}}}}`)
 	t.Cleanup(func() { req(t, "DELETE", u+"/_template/"+tmpl, "") })
 	names := make([]string, n)
 	start := time.Now()
@@ -72,6 +74,9 @@ func fillDaily(t *testing.T, u, prefix string, n, docs int) []string {
 
 // scaleInput is input for a scale run: generous deadlines, fast polls.
 func scaleInput(t *testing.T, src, tgt, strategy, pattern string) map[string]any {
+	// Each run registers the shared repository at a location of its own.
+	req(t, "DELETE", src+"/_snapshot/wf", "")
+	req(t, "DELETE", tgt+"/_snapshot/wf", "")
 	in := input(t, src, tgt, strategy, pattern)
 	in["poll"] = map[string]any{"initial_seconds": 1, "max_seconds": 2, "snapshot_deadline_seconds": 1800, "restore_deadline_seconds": 1800}
 	in["check_seconds"] = 20
@@ -95,7 +100,7 @@ func TestScaleDailyIndices(t *testing.T) {
 		w := startWriter(t, src, live)
 		w.Fill(500)
 		before := w.Switch(tgt) // shippers write to the target's own daily index
-		x := run(t, scaleInput(t, src, tgt, "push", scalePrefix+"*"), runOptions{})
+		x := run(t, scaleInput(t, src, tgt, "push", scalePrefix+"*"), runOptions{timeout: 20 * time.Minute})
 		log := w.Stop()
 		r := succeeded(t, x)
 		methodIs(t, r, "snapshot", scaleIndices)
@@ -112,7 +117,7 @@ func TestScaleDailyIndices(t *testing.T) {
 		w := startWriter(t, src, live+"-pull")
 		w.Fill(500)
 		checkpoint := w.Len()
-		x := run(t, scaleInput(t, src, tgt, "pull", scalePrefix+"*"), runOptions{onEvent: func(e event) any {
+		x := run(t, scaleInput(t, src, tgt, "pull", scalePrefix+"*"), runOptions{timeout: 20 * time.Minute, onEvent: func(e event) any {
 			if e.Event != "switch_requested" {
 				return nil
 			}
@@ -138,7 +143,7 @@ func TestScaleDailyIndices(t *testing.T) {
 		checkpoint := w.Len()
 		in := scaleInput(t, src, tgt, "pull", scalePrefix+"*")
 		in["split_field"], in["split_docs"] = "n", 2000
-		x := run(t, in, runOptions{onEvent: func(e event) any {
+		x := run(t, in, runOptions{timeout: 20 * time.Minute, onEvent: func(e event) any {
 			if e.Event != "switch_requested" {
 				return nil
 			}
