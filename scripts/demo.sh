@@ -72,8 +72,8 @@ set +e
 bash scripts/workflow.sh "$ESSNAP_RUN/migration-input.json" --switch auto --wait-ms 500 >"$ESSNAP_RUN/execution.jsonl"
 rc=$?
 set -e
-python3 - "$ESSNAP_RUN/execution.jsonl" <<'PY'
-import json, sys
+python3 - "$ESSNAP_RUN/execution.jsonl" "$TGT" <<'PY'
+import json, sys, urllib.request
 lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 for e in lines:
     if e["event"] == "state_entered":
@@ -86,16 +86,27 @@ if res.get("status") != "SUCCEEDED":
     sys.exit(1)
 out = res["output"]
 r = out["report"]
-method = {c["index"]: c["method"] for c in out["preflight"]["compatibility"]}
-created = {c["index"]: "%s %s" % (c["created_by"]["distribution"], c["created_by"]["number"]) for c in out["preflight"]["compatibility"]}
-rates = {i["source"]: i for i in out["reindex"].get("indices", [])}
-print("\nReport (%s, %s -> %s; snapshot %s):" % (r["strategy"], out["preflight"]["source_engine"]["number"], out["preflight"]["target_engine"]["number"], r["snapshot"] or "none"))
-print("  %-18s %-20s %-9s %-26s %8s %8s %10s %6s %9s  %s" % ("source index", "created by", "method", "target index", "source", "target", "bytes", "parts", "docs/s", "ok"))
-for i in r["indices"]:
-    x = rates.get(i["source"], {})
-    print("  %-18s %-20s %-9s %-26s %8d %8d %10d %6s %9s  %s" % (i["source"], created.get(i["source"], "?"), method.get(i["source"], "?"), i["target"], i["source_docs"], i["target_docs"], i["target_bytes"],
-        x.get("parts", "-"), ("%.0f" % x["docs_per_second"]) if x else "-", "yes" if i["ok"] else "NO: " + i.get("problem", "")))
-rt = out["reindex"].get("total")
+# The per-index rows are in the ledger on the target (docs/migration.md#the-ledger).
+q = "%s/.essnap-ledger/_search?q=migration:%s&sort=source:asc&size=1000" % (sys.argv[2], out["migration"])
+rows = [h["_source"] for h in json.load(urllib.request.urlopen(q))["hits"]["hits"]]
+def created(v):
+    # Version ids: major*1000000 + minor*10000 + patch*100 + build; OpenSearch sets bit 27.
+    name = "opensearch" if v & (1 << 27) else "elasticsearch"
+    v &= ~(1 << 27)
+    return "%s %d.%d.%d" % (name, v // 1000000, v // 10000 % 100, v // 100 % 100)
+def rate(row):
+    parts = (row.get("item") or {}).get("parts") or []
+    docs = sum(p.get("created", 0) for p in parts)
+    span = (max((p.get("end_ms", 0) for p in parts), default=0) - min((p.get("start_ms", 0) for p in parts), default=0)) / 1000
+    return ("%d" % len(parts)) if parts else "-", ("%.0f" % (docs / span)) if parts and span > 0 else "-"
+print("\nReport (%s, %s -> %s; snapshot %s; migration %s):" % (r["strategy"], out["preflight"]["source_engine"]["number"], out["preflight"]["target_engine"]["number"], r["snapshot"] or "none", out["migration"]))
+print("  %-18s %-18s %-9s %-26s %8s %8s %10s %6s %9s  %s" % ("source index", "created by", "method", "target index", "source", "target", "bytes", "parts", "docs/s", "ok"))
+for i in rows:
+    v = i.get("verdict") or {}
+    parts, dps = rate(i)
+    print("  %-18s %-18s %-9s %-26s %8d %8d %10d %6s %9s  %s" % (i["source"], created(i.get("created_version_id", 0)), i["method"], i["target"], v.get("source_docs", 0), v.get("target_docs", 0), v.get("target_bytes", 0),
+        parts, dps, "yes" if v.get("ok") else "NO: " + v.get("problem", "")))
+rt = (out["reindex"].get("report") or {}).get("total")
 if rt:
     print("  reindex: %d documents in %.2f s (%.0f documents/s, %.2f MB/s), %d parts, %d starts" % (rt["documents"], rt["seconds"], rt["docs_per_second"], rt["mb_per_second"], rt["parts"], rt["attempts"]))
 t = r["totals"]

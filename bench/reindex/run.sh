@@ -145,10 +145,9 @@ if not rs or rs[-1].get("status") != "SUCCEEDED":
     print("workflow did not succeed: " + (json.dumps(rs[-1])[:4000] if rs else "no result line"), file=sys.stderr)
     sys.exit(1)
 out = rs[-1]["output"]
-t = out["reindex"]["total"]
+t = out["reindex"]["report"]["total"]
 print("%.2f %.2f %d %.0f %.2f %d %d %d" % (rs[-1].get("seconds", 0), t["seconds"], t["documents"], t["docs_per_second"],
-      t["mb_per_second"], out["methods"].get("reindex", 0), out["methods"].get("snapshot", 0),
-      sum(i.get("parts", 0) for i in out["reindex"]["indices"])))
+      t["mb_per_second"], out["methods"].get("reindex", 0), out["methods"].get("snapshot", 0), t["parts"]))
 PY
 ); then
   log "workflow exit status $rc; last lines of $ESSNAP_RUN/bench-execution.jsonl:"

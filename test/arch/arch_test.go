@@ -26,6 +26,7 @@ var forbidden = map[string][]string{
 	"pkg/migrate":   {"pkg/esclient", "pkg/engine", "pkg/handler", "pkg/wiring"},
 	"pkg/drill":     {"pkg/esclient", "pkg/engine", "pkg/handler", "pkg/wiring"},
 	"pkg/model":     {"pkg/esclient", "pkg/engine", "pkg/handler", "pkg/wiring"},
+	"pkg/ledger":    {"pkg/esclient", "pkg/engine", "pkg/handler", "pkg/wiring"},
 	"pkg/setup":     {"pkg/esclient", "pkg/engine", "pkg/handler", "pkg/wiring"},
 	"pkg/engine":    {"pkg/handler", "pkg/wiring"},
 	"pkg/handler":   {"pkg/wiring"},
