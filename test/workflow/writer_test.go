@@ -85,17 +85,35 @@ type bulkItem struct {
 	Status int `json:"status"`
 }
 
+// bulk sends one _bulk request as a shipper does: a 429 (the target's
+// write queue is full, as under a migration's load) is retried with the
+// same body after a pause, for up to a minute; the documents have fixed
+// _ids, so a resent index is the same document and a resent create a 409.
 func bulk(url, body string) ([]bulkItem, error) {
+	for attempt := 0; ; attempt++ {
+		items, status, err := bulkOnce(url, body)
+		rejected := status == http.StatusTooManyRequests
+		for _, it := range items {
+			rejected = rejected || it.Status == http.StatusTooManyRequests
+		}
+		if !rejected || attempt == 120 {
+			return items, err
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func bulkOnce(url, body string) ([]bulkItem, int, error) {
 	res, err := http.Post(url, "application/x-ndjson", strings.NewReader(body))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer res.Body.Close()
 	var ans struct {
 		Items []map[string]bulkItem `json:"items"`
 	}
 	if err := json.NewDecoder(res.Body).Decode(&ans); err != nil || res.StatusCode != 200 {
-		return nil, fmt.Errorf("bulk %s: %d %v", url, res.StatusCode, err)
+		return nil, res.StatusCode, fmt.Errorf("bulk %s: %d %v", url, res.StatusCode, err)
 	}
 	out := make([]bulkItem, len(ans.Items))
 	for i, it := range ans.Items {
@@ -103,7 +121,7 @@ func bulk(url, body string) ([]bulkItem, error) {
 			out[i] = v
 		}
 	}
-	return out, nil
+	return out, res.StatusCode, nil
 }
 
 // Fill writes n documents synchronously (the history before the migration).
