@@ -468,3 +468,17 @@ func quoteShort(s string) string {
 
 // Short is quoteShort for callers' own messages about event values.
 func Short(s string) string { return quoteShort(s) }
+
+// MaxListed bounds how many names a message lists: a refusal naming
+// thousands of indices would outgrow what Step Functions keeps of an
+// error's cause (32,768 characters) and read no better.
+const MaxListed = 20
+
+// ShortList joins the first MaxListed items with ", " and says how many
+// more there are.
+func ShortList(items []string) string {
+	if len(items) <= MaxListed {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:MaxListed], ", "), len(items)-MaxListed)
+}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -143,4 +144,27 @@ func FuzzLoad(f *testing.F) {
 		s := sample{}
 		_ = Load(&s, getenv(nil), b)
 	})
+}
+
+func TestShortList(t *testing.T) {
+	many := make([]string, 25)
+	for i := range many {
+		many[i] = fmt.Sprintf("logs-%02d", i)
+	}
+	for _, tc := range []struct {
+		name  string
+		items []string
+		want  string
+	}{
+		{"none", nil, ""},
+		{"a few", []string{"a", "b"}, "a, b"},
+		{"exactly the bound", many[:MaxListed], strings.Join(many[:MaxListed], ", ")},
+		{"more", many, strings.Join(many[:MaxListed], ", ") + " and 5 more"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ShortList(tc.items); got != tc.want {
+				t.Fatalf("ShortList = %q, want %q", got, tc.want)
+			}
+		})
+	}
 }

@@ -366,7 +366,7 @@ func (h Preflight) Invoke(ctx context.Context, raw json.RawMessage) (PreflightRe
 		if c.Strategy == migrate.Push {
 			why = "push restores renamed copies; those names must be free; pick another rename_suffix or remove the leftovers of an earlier run"
 		}
-		return res, h.fail(ctx, "preflight", failure.IndexConflict(fmt.Sprintf("preflight: %d target indices already exist on the target: %s; %s", len(list), strings.Join(list, ", "), why)))
+		return res, h.fail(ctx, "preflight", failure.IndexConflict(fmt.Sprintf("preflight: %d target indices already exist on the target: %s; %s", len(list), config.ShortList(list), why)))
 	}
 	for _, n := range res.SourceIndices {
 		res.SourceDocs += srcIdx[n].Docs

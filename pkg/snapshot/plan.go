@@ -239,7 +239,7 @@ func (e *CollisionError) Error() string {
 		names[i] = fmt.Sprintf("%s (from %s, %s)", c.Index, c.Source, held)
 	}
 	if aliases == 0 {
-		return fmt.Sprintf("restore %s/%s refused: %d target indices already exist: %s; rename the restore (rename_suffix \"-restored\"), pick other indices, or delete/close those indices first", e.Repository, e.Snapshot, len(names), strings.Join(names, ", "))
+		return fmt.Sprintf("restore %s/%s refused: %d target indices already exist: %s; rename the restore (rename_suffix \"-restored\"), pick other indices, or delete/close those indices first", e.Repository, e.Snapshot, len(names), config.ShortList(names))
 	}
-	return fmt.Sprintf("restore %s/%s refused: %d target names are taken (%d by aliases, which the engine refuses as index names): %s; rename the restore (rename_suffix \"-restored\"), pick other indices, or remove those aliases and delete/close those indices first", e.Repository, e.Snapshot, len(names), aliases, strings.Join(names, ", "))
+	return fmt.Sprintf("restore %s/%s refused: %d target names are taken (%d by aliases, which the engine refuses as index names): %s; rename the restore (rename_suffix \"-restored\"), pick other indices, or remove those aliases and delete/close those indices first", e.Repository, e.Snapshot, len(names), aliases, config.ShortList(names))
 }
