@@ -27,37 +27,43 @@ func (o Ops) Health(ctx context.Context) (Health, error) {
 }
 
 // LowWatermark reads cluster.routing.allocation.disk.watermark.low as the
-// engine applies it: transient over persistent over the default
-// (include_defaults), as written ("85%", "0.85" or "500mb").
+// engine applies it, as written ("85%", "0.85" or "500mb").
 func (o Ops) LowWatermark(ctx context.Context) (string, error) {
-	type level struct {
-		Cluster struct {
-			Routing struct {
-				Allocation struct {
-					Disk struct {
-						Watermark struct {
-							Low string `json:"low"`
-						} `json:"watermark"`
-					} `json:"disk"`
-				} `json:"allocation"`
-			} `json:"routing"`
-		} `json:"cluster"`
-	}
-	var ans struct {
-		Transient  level `json:"transient"`
-		Persistent level `json:"persistent"`
-		Defaults   level `json:"defaults"`
-	}
-	q := url.Values{"include_defaults": {"true"}, "filter_path": {"**.disk.watermark.low"}}
-	if err := o.C.Do(ctx, http.MethodGet, "/_cluster/settings", q, nil, &ans); err != nil {
+	w, err := o.clusterSetting(ctx, "cluster.routing.allocation.disk.watermark.low")
+	if err != nil {
 		return "", fmt.Errorf("read the low disk watermark: %w", err)
 	}
-	for _, l := range []level{ans.Transient, ans.Persistent, ans.Defaults} {
-		if w := l.Cluster.Routing.Allocation.Disk.Watermark.Low; w != "" {
-			return w, nil
+	if w == "" {
+		return "85%", nil // the engines' default, when the answer names none
+	}
+	return w, nil
+}
+
+// clusterSetting reads one cluster setting as the engine applies it:
+// transient over persistent over the default (include_defaults), asking
+// only for that setting; "" when the answer names none.
+func (o Ops) clusterSetting(ctx context.Context, key string) (string, error) {
+	path := strings.Split(key, ".")
+	var ans map[string]any
+	q := url.Values{"include_defaults": {"true"}, "filter_path": {"**." + path[len(path)-1]}}
+	if err := o.C.Do(ctx, http.MethodGet, "/_cluster/settings", q, nil, &ans); err != nil {
+		return "", err
+	}
+	for _, level := range []string{"transient", "persistent", "defaults"} {
+		v := ans[level]
+		for _, p := range path {
+			m, ok := v.(map[string]any)
+			if !ok {
+				v = nil
+				break
+			}
+			v = m[p]
+		}
+		if v != nil {
+			return fmt.Sprint(v), nil
 		}
 	}
-	return "85%", nil // the engines' default, when the answer names none
+	return "", nil
 }
 
 // NodeDisk is one node's disk as GET _cat/allocation reports it; the row
@@ -155,26 +161,13 @@ func (c ShardCapacity) Free() int { return c.PerNode*c.DataNodes - c.Shards }
 // ShardCapacity reads the limit as the engine applies it (transient over
 // persistent over default) and the shard count from cluster health.
 func (o Ops) ShardCapacity(ctx context.Context) (ShardCapacity, error) {
-	type level struct {
-		Cluster struct {
-			MaxShards string `json:"max_shards_per_node"`
-		} `json:"cluster"`
-	}
-	var set struct {
-		Transient  level `json:"transient"`
-		Persistent level `json:"persistent"`
-		Defaults   level `json:"defaults"`
-	}
-	q := url.Values{"include_defaults": {"true"}, "filter_path": {"**.cluster.max_shards_per_node"}}
-	if err := o.C.Do(ctx, http.MethodGet, "/_cluster/settings", q, nil, &set); err != nil {
+	limit, err := o.clusterSetting(ctx, "cluster.max_shards_per_node")
+	if err != nil {
 		return ShardCapacity{}, fmt.Errorf("read cluster.max_shards_per_node: %w", err)
 	}
 	c := ShardCapacity{PerNode: 1000}
-	for _, l := range []level{set.Transient, set.Persistent, set.Defaults} {
-		if n, err := strconv.Atoi(l.Cluster.MaxShards); err == nil && n > 0 {
-			c.PerNode = n
-			break
-		}
+	if n, err := strconv.Atoi(limit); err == nil && n > 0 {
+		c.PerNode = n
 	}
 	var h struct {
 		DataNodes    int `json:"number_of_data_nodes"`

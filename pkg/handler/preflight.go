@@ -536,8 +536,8 @@ type preflightBook struct {
 	prior map[string]bool
 }
 
-// openLedger creates the ledger on the target if needed and reads what it
-// holds of this migration. A migration that already succeeded is not run
+// openLedger reads what the ledger on the target holds of this migration
+// (nothing when there is no ledger yet); it writes nothing. A migration that already succeeded is not run
 // again under the same name.
 func (h Preflight) openLedger(ctx context.Context, c PreflightConfig) (*preflightBook, error) {
 	ops, err := connect[LedgerOps](ctx, h.Deps, c.Target)
@@ -548,9 +548,6 @@ func (h Preflight) openLedger(ctx context.Context, c PreflightConfig) (*prefligh
 	base := c.Migration
 	if base == "" {
 		base = ledger.DeriveName(esclient.RedactEndpoint(c.Source.Endpoint), esclient.RedactEndpoint(c.Target.Endpoint), c.Indices, c.Strategy, c.Method, c.RenameSuffix)
-	}
-	if err := ops.EnsureLedger(ctx); err != nil {
-		return nil, fmt.Errorf("target: %w", err)
 	}
 	// A derived name that already succeeded is a new migration of the same
 	// selection (next month's indices): it gets the next free suffix. A
@@ -597,6 +594,10 @@ func (h Preflight) openLedger(ctx context.Context, c PreflightConfig) (*prefligh
 // the ledger has none, so a rerun keeps what its earlier run recorded.
 // The answer then carries the summary and where the rest is.
 func (h Preflight) record(ctx context.Context, c PreflightConfig, b *preflightBook, res *PreflightResult, shards map[string]int, srcIdx map[string]engine.IndexState) error {
+	// The first write of the run, after every check passed.
+	if err := b.ops.EnsureLedger(ctx); err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
 	now := h.Clock.Now().UTC().Format(time.RFC3339)
 	m := b.mig
 	if !b.found {

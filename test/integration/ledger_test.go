@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/essnap/essnap/pkg/engine"
+	"github.com/essnap/essnap/pkg/handler"
 	"github.com/essnap/essnap/pkg/ledger"
 )
 
@@ -106,4 +108,53 @@ func TestLedgerStore(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The shard limit as each engine applies it (persistent over default), and
+// the pre-flight's refusal of a migration the target has no shards for:
+// before anything is written, naming how many are missing.
+func TestShardCapacity(t *testing.T) {
+	for _, e := range engines(t) {
+		t.Run(e.Name, func(t *testing.T) {
+			c := ctx(t)
+			got, err := e.Ops.ShardCapacity(c)
+			if err != nil || got.PerNode != 1000 || got.DataNodes != 1 || got.Shards < 0 {
+				t.Fatalf("default: %+v %v", got, err)
+			}
+			t.Cleanup(func() {
+				raw(t, e, "PUT", "/_cluster/settings", `{"persistent":{"cluster.max_shards_per_node":null}}`)
+			})
+			mustRaw(t, e, "PUT", "/_cluster/settings", `{"persistent":{"cluster.max_shards_per_node":1234}}`)
+			if got, err = e.Ops.ShardCapacity(c); err != nil || got.PerNode != 1234 || got.Free() != 1234-got.Shards {
+				t.Fatalf("persistent 1234: %+v %v", got, err)
+			}
+		})
+	}
+	t.Run("preflight refuses a target without room", func(t *testing.T) {
+		src, tgt := engineNamed(t, os13), engineNamed(t, os219)
+		deleteIndices(t, src, "sc-*")
+		t.Cleanup(func() {
+			deleteIndices(t, src, "sc-*")
+			raw(t, tgt, "PUT", "/_cluster/settings", `{"persistent":{"cluster.max_shards_per_node":null}}`)
+		})
+		for i := range 3 {
+			mustRaw(t, src, "PUT", fmt.Sprintf("/sc-%d", i), `{"settings":{"number_of_shards":2,"number_of_replicas":1}}`)
+		}
+		capacity, err := tgt.Ops.ShardCapacity(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Room for 5 more shards; the migration adds 3 x 2 x (1 + 1) = 12.
+		mustRaw(t, tgt, "PUT", "/_cluster/settings", fmt.Sprintf(`{"persistent":{"cluster.max_shards_per_node":%d}}`, capacity.Shards+5))
+		ev := fmt.Sprintf(`{"source":{"endpoint":%q,"unsigned":true},"target":{"endpoint":%q,"unsigned":true},"indices":["sc-*"],"strategy":"push","execution":"arn:x"}`, src.URL, tgt.URL)
+		_, err = handler.Preflight{Deps: deps(tgt, nil, time.Now())}.Invoke(ctx(t), json.RawMessage(ev))
+		if typeName(err) != "InsufficientStorageError" || !strings.Contains(err.Error(), "adds 12 shards") || !strings.Contains(err.Error(), "7 shards missing") || !strings.Contains(err.Error(), "nothing was written") {
+			t.Fatalf("%s %v", typeName(err), err)
+		}
+		// Nothing was written: no ledger document for it.
+		_, m := raw(t, tgt, "GET", "/"+ledger.Name+"/_search?q=source:sc-0", "")
+		if strings.Contains(fmt.Sprint(m), "sc-0") {
+			t.Fatalf("the refused migration is in the ledger: %v", m)
+		}
+	})
 }
