@@ -29,11 +29,6 @@ func (c RestoreConfig) validateReplicas(p *problems) {
 			p.add("replicas[%q] %d must be between 0 and 100", ix, n)
 		}
 	}
-	if c.StartedAt != "" {
-		if _, err := time.Parse(time.RFC3339Nano, c.StartedAt); err != nil {
-			p.add("started_at %q is not an RFC 3339 time (e.g. 2026-11-30T09:00:00.000Z)", c.StartedAt)
-		}
-	}
 }
 
 // setReplicas is the migration's replica step (restore action
@@ -43,37 +38,54 @@ func (c RestoreConfig) validateReplicas(p *problems) {
 // nodes for its replicas (engine.ExpectedHealth). Done false asks the
 // caller (a Wait loop) to call again; repeating it is safe.
 func (h Restore) setReplicas(ctx context.Context, c RestoreConfig) (engine.RestoreResult, error) {
-	started := h.Clock.Now()
-	if c.StartedAt != "" {
-		started, _ = time.Parse(time.RFC3339Nano, c.StartedAt)
-	}
+	started := c.replicasStarted(h.Clock.Now())
 	ops, err := connect[RestoreOps](ctx, h.Deps, c.Domain)
 	if err != nil {
 		return engine.RestoreResult{}, err
 	}
-	ro := ops
-	if err := ro.SetReplicas(ctx, c.Replicas); err != nil {
-		return engine.RestoreResult{}, h.fail(ctx, "restore", err)
-	}
-	var st engine.ReplicasResult
-	polls, err := h.poll(ctx, time.Duration(c.WaitSeconds)*time.Second, func() (bool, error) {
-		var err error
-		st, err = ro.ReplicaStatus(ctx, c.Replicas)
-		return st.Done, err
-	})
+	st, err := h.applyReplicas(ctx, ops, c.Replicas, c.WaitSeconds)
 	if err != nil {
 		return engine.RestoreResult{}, h.fail(ctx, "restore", err)
 	}
+	st.StartedAt = started.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	st.Seconds = h.Clock.Now().Sub(started).Seconds()
+	h.Log.InfoContext(ctx, "replicas", "indices", len(st.Indices), "done", st.Done, "polls", st.Polls, "seconds", st.Seconds)
+	return engine.RestoreResult{Repository: c.Repository, Replicas: &st}, nil
+}
+
+// replicasStarted is when the replica step began: started_at from an
+// earlier call of the loop, or now.
+func (c RestoreConfig) replicasStarted(now time.Time) time.Time {
+	if c.StartedAt != "" {
+		if t, err := time.Parse(time.RFC3339Nano, c.StartedAt); err == nil {
+			return t
+		}
+	}
+	return now
+}
+
+// applyReplicas sets the replica counts and polls health up to wait
+// seconds; an index that does not exist is a ValidationError.
+func (h Restore) applyReplicas(ctx context.Context, ops RestoreOps, want map[string]int, wait int) (engine.ReplicasResult, error) {
+	if err := ops.SetReplicas(ctx, want); err != nil {
+		return engine.ReplicasResult{}, err
+	}
+	var st engine.ReplicasResult
+	polls, err := h.poll(ctx, time.Duration(wait)*time.Second, func() (bool, error) {
+		var err error
+		st, err = ops.ReplicaStatus(ctx, want)
+		return st.Done, err
+	})
+	if err != nil {
+		return engine.ReplicasResult{}, err
+	}
 	for _, ix := range st.Indices {
 		if ix.Status == "missing" {
-			return engine.RestoreResult{}, h.fail(ctx, "restore", failure.Validation("restore", []string{"replicas: index " + ix.Index + " does not exist on the domain"}))
+			return engine.ReplicasResult{}, failure.Validation("restore", []string{"replicas: index " + ix.Index + " does not exist on the domain"})
 		}
 	}
 	st.Polls = polls
-	st.StartedAt = started.UTC().Format("2006-01-02T15:04:05.000Z07:00")
-	st.Seconds = h.Clock.Now().Sub(started).Seconds()
-	h.Log.InfoContext(ctx, "replicas", "indices", len(st.Indices), "done", st.Done, "polls", polls, "seconds", st.Seconds)
-	return engine.RestoreResult{Repository: c.Repository, Replicas: &st}, nil
+	return st, nil
 }
 
 // RestoreConfig is restore's configuration; each field is declared once
@@ -171,6 +183,11 @@ func (c RestoreConfig) Validate() (*snapshot.Renamer, error) {
 		} else if len(c.Replicas) > 0 {
 			p.add("replicas and migration are both given; with migration the ledger holds the replica counts: leave replicas out")
 		}
+		if c.StartedAt != "" {
+			if _, err := time.Parse(time.RFC3339Nano, c.StartedAt); err != nil {
+				p.add("started_at %q is not an RFC 3339 time (e.g. 2026-11-30T09:00:00.000Z)", config.Short(c.StartedAt))
+			}
+		}
 	default:
 		p.add("action %q is not supported; use restore or replicas", config.Short(c.Action))
 	}
@@ -260,10 +277,7 @@ func (h Restore) Invoke(ctx context.Context, raw json.RawMessage) (engine.Restor
 // once they are as healthy as the domain allows, the ledger records them
 // and the answer says how many remain. The loop calls until none do.
 func (h Restore) migrationReplicas(ctx context.Context, c RestoreConfig) (engine.RestoreResult, error) {
-	started := h.Clock.Now()
-	if c.StartedAt != "" {
-		started, _ = time.Parse(time.RFC3339Nano, c.StartedAt)
-	}
+	started := c.replicasStarted(h.Clock.Now())
 	ops, err := connect[RestoreOps](ctx, h.Deps, c.Domain)
 	if err != nil {
 		return engine.RestoreResult{}, err
@@ -287,22 +301,8 @@ func (h Restore) migrationReplicas(ctx context.Context, c RestoreConfig) (engine
 		for _, d := range docs {
 			want[d.Target] = d.Replicas
 		}
-		if err := ops.SetReplicas(ctx, want); err != nil {
-			return engine.RestoreResult{}, h.fail(ctx, "restore", err)
-		}
-		polls, err := h.poll(ctx, time.Duration(c.WaitSeconds)*time.Second, func() (bool, error) {
-			var err error
-			st, err = ops.ReplicaStatus(ctx, want)
-			return st.Done, err
-		})
-		if err != nil {
-			return engine.RestoreResult{}, h.fail(ctx, "restore", err)
-		}
-		st.Polls = polls
-		for _, ix := range st.Indices {
-			if ix.Status == "missing" {
-				return engine.RestoreResult{}, h.fail(ctx, "restore", failure.Validation("restore", []string{"replicas: index " + ix.Index + " of migration " + c.Migration + " does not exist on the domain"}))
-			}
+		if st, err = h.applyReplicas(ctx, ops, want, c.WaitSeconds); err != nil {
+			return engine.RestoreResult{}, h.fail(ctx, "restore", fmt.Errorf("migration %s: %w", c.Migration, err))
 		}
 		if st.Done {
 			for _, d := range docs {

@@ -311,6 +311,20 @@ func peers(t *testing.T, args ...string) {
 	}
 }
 
+// switchAndReplay is the pull cut-over as a poller makes it: at the
+// switch request the writer moves to the target and replays from its
+// checkpoint, then the switch is answered.
+func switchAndReplay(w *writer, src, tgt string, checkpoint int) func(e event) any {
+	return func(e event) any {
+		if e.Event != "switch_requested" {
+			return nil
+		}
+		w.Switch(tgt)
+		w.Replay(src, tgt, checkpoint)
+		return switched(e)
+	}
+}
+
 // switched is the answer to a switch request: the poller is switched
 // (the stand-in for send-task-success).
 func switched(e event) any {

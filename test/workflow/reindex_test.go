@@ -54,13 +54,7 @@ func TestTargetRestartedMidCopy(t *testing.T) {
 		case e.Event == "state_entered" && e.State == "Reindex":
 			once.Do(func() {
 				// Wait until documents are being copied, then restart.
-				for range 100 {
-					_, m := req(t, "GET", tgt+"/_tasks?actions=*reindex&detailed", "")
-					if strings.Contains(fmt.Sprint(m), "reindex from") {
-						break
-					}
-					time.Sleep(100 * time.Millisecond)
-				}
+				waitForReindexTask(t, tgt)
 				time.Sleep(500 * time.Millisecond)
 				peers(t, "restart", "opensearch3", os35, u.Port())
 				restarted = true
@@ -210,13 +204,7 @@ func TestFunctionRestartedMidBatch(t *testing.T) {
 			once.Do(func() {
 				go func() {
 					// Kill it once tasks run, mid-invocation.
-					for range 100 {
-						_, m := req(t, "GET", tgt+"/_tasks?actions=*reindex&detailed", "")
-						if strings.Contains(fmt.Sprint(m), "reindex from") {
-							break
-						}
-						time.Sleep(100 * time.Millisecond)
-					}
+					waitForReindexTask(t, tgt)
 					time.Sleep(300 * time.Millisecond)
 					killFunction(t, "Reindex")
 					killed = true
@@ -244,4 +232,15 @@ func TestFunctionRestartedMidBatch(t *testing.T) {
 		}
 	}
 	t.Logf("reindex after the function restart: %+v, %d retries", r.Reindex.Report.Total, x.retries("Reindex"))
+}
+
+// waitForReindexTask waits (up to 10 s) until the target runs a reindex task.
+func waitForReindexTask(t *testing.T, tgt string) {
+	for range 100 {
+		_, m := req(t, "GET", tgt+"/_tasks?actions=*reindex&detailed", "")
+		if strings.Contains(fmt.Sprint(m), "reindex from") {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

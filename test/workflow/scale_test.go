@@ -117,14 +117,7 @@ func TestScaleDailyIndices(t *testing.T) {
 		w := startWriter(t, src, live+"-pull")
 		w.Fill(500)
 		checkpoint := w.Len()
-		x := run(t, scaleInput(t, src, tgt, "pull", scalePrefix+"*"), runOptions{timeout: 20 * time.Minute, onEvent: func(e event) any {
-			if e.Event != "switch_requested" {
-				return nil
-			}
-			w.Switch(tgt)
-			w.Replay(src, tgt, checkpoint)
-			return switched(e)
-		}})
+		x := run(t, scaleInput(t, src, tgt, "pull", scalePrefix+"*"), runOptions{timeout: 20 * time.Minute, onEvent: switchAndReplay(w, src, tgt, checkpoint)})
 		log := w.Stop()
 		r := succeeded(t, x)
 		methodIs(t, r, "snapshot", scaleIndices+1)
@@ -143,14 +136,7 @@ func TestScaleDailyIndices(t *testing.T) {
 		checkpoint := w.Len()
 		in := scaleInput(t, src, tgt, "pull", scalePrefix+"*")
 		in["split_field"], in["split_docs"] = "n", 2000
-		x := run(t, in, runOptions{timeout: 20 * time.Minute, onEvent: func(e event) any {
-			if e.Event != "switch_requested" {
-				return nil
-			}
-			w.Switch(tgt)
-			w.Replay(src, tgt, checkpoint)
-			return switched(e)
-		}})
+		x := run(t, in, runOptions{timeout: 20 * time.Minute, onEvent: switchAndReplay(w, src, tgt, checkpoint)})
 		log := w.Stop()
 		r := succeeded(t, x)
 		methodIs(t, r, "reindex", scaleIndices+1)

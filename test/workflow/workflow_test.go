@@ -481,14 +481,7 @@ func TestMixedMigration(t *testing.T) {
 	w := startWriter(t, src, "wf-trap-new")
 	w.Fill(2000)
 	checkpoint := w.Len()
-	x := run(t, input(t, src, tgt, "pull", "wf-trap-*"), runOptions{onEvent: func(e event) any {
-		if e.Event != "switch_requested" {
-			return nil
-		}
-		w.Switch(tgt)
-		w.Replay(src, tgt, checkpoint)
-		return switched(e)
-	}})
+	x := run(t, input(t, src, tgt, "pull", "wf-trap-*"), runOptions{onEvent: switchAndReplay(w, src, tgt, checkpoint)})
 	time.Sleep(300 * time.Millisecond)
 	log := w.Stop()
 	r := succeeded(t, x)
