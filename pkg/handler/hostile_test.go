@@ -49,6 +49,14 @@ func TestHostileEventsRefusedBeforeSending(t *testing.T) {
 		{"base_path too long", invokeRegister, `{"base_path":"` + long + `"}`, []string{"base_path", "at most 4096"}},
 		{"role_arn quoted short", invokeRegister, `{"role_arn":"` + long + `"}`, []string{"role_arn", "...(5000 bytes)"}},
 		{"execution too large", invokeTake, `{"execution":"` + strings.Repeat("e", 1100) + `"}`, []string{"execution makes the snapshot metadata too large", "refuse more than 1024", "execution 1115", "shorten execution"}},
+		{"migration name with a slash", invokeTake, `{"migration":"../x","ledger":{"endpoint":"https://search-x.eu-west-1.es.amazonaws.com"}}`, []string{`migration "../x"`, "a-z, 0-9"}},
+		{"migration name too long", invokeRestore, `{"migration":"` + long + `"}`, []string{"migration", "...(5000 bytes)"}},
+		{"migration without its ledger domain", invokeTake, `{"migration":"m-1"}`, []string{"endpoint is empty"}},
+		{"ledger endpoint with a planted secret", invokeTake, `{"migration":"m-1","ledger":{"endpoint":"https://u:planted-secret-42@search-x.eu-west-1.es.amazonaws.com"}}`, []string{"carries credentials"}},
+		{"migration with indices (restore)", invokeRestore, `{"migration":"m-1","indices":["a"]}`, []string{"leave indices out"}},
+		{"migration with indices (progress)", invokeProgress, `{"migration":"m-1","indices":["a"]}`, []string{"leave indices out"}},
+		{"migration replicas with counts", invokeRestore, `{"action":"replicas","migration":"m-1","replicas":{"a":1}}`, []string{"leave replicas out"}},
+		{"migration replicas bad started_at", invokeRestore, `{"action":"replicas","migration":"m-1","started_at":"yesterday"}`, []string{`started_at "yesterday"`}},
 		{"metadata too large", invokeTake, `{"metadata":{"note":"` + strings.Repeat("m", 1000) + `"},"execution":"run-1"}`, []string{"metadata makes the snapshot metadata too large", "metadata 1010", "execution 20", "shorten metadata"}},
 	}
 	for _, c := range cases {
@@ -64,6 +72,9 @@ func TestHostileEventsRefusedBeforeSending(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), long[:100]) {
 				t.Error("message quotes a long value whole")
+			}
+			if strings.Contains(err.Error(), "planted-secret") {
+				t.Errorf("message echoes a credential: %v", err)
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/essnap/essnap/pkg/config"
 	"github.com/essnap/essnap/pkg/migrate"
 	"github.com/essnap/essnap/pkg/reindex"
 )
@@ -170,16 +171,9 @@ var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 // ValidateName checks an operator-given migration name.
 func ValidateName(name string) error {
 	if !nameRE.MatchString(name) {
-		return fmt.Errorf("migration %q must be 1-64 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit", short(name))
+		return fmt.Errorf("migration %q must be 1-64 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit", config.Short(name))
 	}
 	return nil
-}
-
-func short(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "..."
-	}
-	return s
 }
 
 // DeriveName names a migration from what makes it the same migration:
