@@ -87,7 +87,7 @@ if res.get("status") != "SUCCEEDED":
 out = res["output"]
 r = out["report"]
 # The per-index rows are in the ledger on the target (docs/migration.md#the-ledger).
-q = "%s/.essnap-ledger/_search?q=migration:%s&sort=source:asc&size=1000" % (sys.argv[2], out["migration"])
+q = "%s/.essnap-ledger/_search?q=kind:index%%20AND%%20migration:%s&sort=source:asc&size=1000" % (sys.argv[2], out["migration"])
 rows = [h["_source"] for h in json.load(urllib.request.urlopen(q))["hits"]["hits"]]
 def created(v):
     # Version ids: major*1000000 + minor*10000 + patch*100 + build; OpenSearch sets bit 27.

@@ -97,14 +97,14 @@ if path == "snapshot":
 else:
     rows, after = [], None
     while True:
-        body = {"size": 1000, "sort": [{"source": "asc"}], "query": {"term": {"migration": out["migration"]}}}
+        body = {"size": 1000, "sort": [{"source": "asc"}], "query": {"bool": {"filter": [{"term": {"kind": "index"}}, {"term": {"migration": out["migration"]}}]}}}
         if after:
             body["search_after"] = [after]
         req = urllib.request.Request(tgt + "/.essnap-ledger/_search", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
         hits = json.load(urllib.request.urlopen(req))["hits"]["hits"]
         if not hits:
             break
-        rows += [h["_source"] for h in hits if h["_source"].get("kind") == "index"]
+        rows += [h["_source"] for h in hits]
         after = hits[-1]["_source"].get("source")
     parts = [p for r in rows for p in (r.get("item") or {}).get("parts", [])]
     engine = (max(p["end_ms"] for p in parts) - min(p["start_ms"] for p in parts)) / 1000
