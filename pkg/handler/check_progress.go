@@ -10,6 +10,7 @@ import (
 	"github.com/essnap/essnap/pkg/engine"
 	"github.com/essnap/essnap/pkg/failure"
 	"github.com/essnap/essnap/pkg/ledger"
+	"github.com/essnap/essnap/pkg/metrics"
 	"github.com/essnap/essnap/pkg/migrate"
 	"github.com/essnap/essnap/pkg/model"
 	"github.com/essnap/essnap/pkg/snapshot"
@@ -158,6 +159,14 @@ func (h CheckProgress) Invoke(ctx context.Context, raw json.RawMessage) (Progres
 		return ProgressResult{}, h.fail(ctx, "check-progress", err)
 	}
 	if b != nil {
+		done := 0
+		for _, ip := range r.Indices {
+			if ip.Shards > 0 && ip.ShardsDone == ip.Shards {
+				done++
+			}
+		}
+		h.publish(c.Migration, map[string]float64{metrics.MigrationIndicesDone: float64(done), metrics.MigrationIndicesTotal: float64(len(targets)),
+			metrics.MigrationBytesCopied: float64(r.Bytes), metrics.MigrationDocumentsCopied: float64(r.Docs)})
 		if r.Done {
 			for _, d := range docs {
 				d.Finished = true

@@ -284,6 +284,10 @@ func (h Reindex) publishProgress(b *book, res ReindexResult, startMs, nowMs int6
 		metrics.MigrationIndicesTotal:    float64(res.Indices),
 		metrics.MigrationDocumentsCopied: float64(res.Copied),
 	}
+	if c := b.mig.Counts; c.Docs > 0 {
+		// Estimated from the source's average document size.
+		v[metrics.MigrationBytesCopied] = float64(res.Copied) * float64(c.Bytes) / float64(c.Docs)
+	}
 	if secs := float64(nowMs-startMs) / 1000; secs > 0 && res.Copied > 0 {
 		rate := float64(res.Copied) / secs
 		v[metrics.MigrationDocsPerSecond] = rate

@@ -172,6 +172,7 @@ func publishedMetrics(t *testing.T) map[string]bool {
 		"MigrationIndicesDone":       metrics.MigrationIndicesDone, "MigrationIndicesTotal": metrics.MigrationIndicesTotal,
 		"MigrationDocumentsCopied": metrics.MigrationDocumentsCopied, "MigrationDocsPerSecond": metrics.MigrationDocsPerSecond,
 		"MigrationEtaSeconds": metrics.MigrationEtaSeconds, "MigrationIndicesVerified": metrics.MigrationIndicesVerified,
+		"MigrationBytesCopied": metrics.MigrationBytesCopied,
 	}
 	out := map[string]bool{}
 	dir := filepath.Join("..", "..", "pkg", "handler")
@@ -261,7 +262,7 @@ func TestDashboardMetricsExistInEMFOutput(t *testing.T) {
 		"LastSuccessAgeSeconds", "RetentionDeletions", "RestoreDrillSeconds", "RestoreDrillBytesPerSecond",
 		"RestoreDrillSucceeded", "RestoreDrillFailed",
 		"MigrationIndicesDone", "MigrationIndicesVerified", "MigrationIndicesTotal", "MigrationDocumentsCopied",
-		"MigrationDocsPerSecond", "MigrationEtaSeconds",
+		"MigrationDocsPerSecond", "MigrationEtaSeconds", "MigrationBytesCopied",
 	}
 	// A migration's metrics carry its name as the dimension Migration: the
 	// dashboard finds every migration's with a SEARCH expression.
