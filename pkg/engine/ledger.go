@@ -189,7 +189,10 @@ func (o Ops) LedgerWrite(ctx context.Context, puts []LedgerPut) ([]LedgerResult,
 			case r.Status == http.StatusConflict:
 				out[i].Conflict = true
 			case r.Error != nil:
-				return out, fmt.Errorf("write ledger %s: %d %s: %s", puts[i].ID, r.Status, r.Error.Type, r.Error.Reason)
+				// As an engine error of its own: a 429 or 503 of one item is
+				// as transient as the same answer to a whole request.
+				return out, fmt.Errorf("write ledger %s: %w", puts[i].ID, &esclient.APIError{Method: http.MethodPost, Path: esclient.Path(ledger.Name, "_bulk"),
+					Status: r.Status, Source: esclient.SourceEngine, Type: r.Error.Type, Reason: r.Error.Reason})
 			default:
 				out[i].SeqNo, out[i].PrimaryTerm = r.SeqNo, r.PrimaryTerm
 			}

@@ -532,8 +532,10 @@ type preflightBook struct {
 	doc   engine.LedgerDoc
 	mig   ledger.Migration
 	// prior are the target indices an earlier run of this migration
-	// recorded as its own (created or restored).
+	// recorded as its own (created or restored); docs its index documents.
 	prior map[string]bool
+	docs  []*bookIndex
+	book  *book
 }
 
 // openLedger reads what the ledger on the target holds of this migration
@@ -576,11 +578,12 @@ func (h Preflight) openLedger(ctx context.Context, c PreflightConfig) (*prefligh
 			return nil, failure.Validation("preflight", []string{fmt.Sprintf("migration %s ran 1000 times; name this run (field migration)", base)})
 		}
 	}
-	bk := &book{ops: ops, mig: b.mig}
+	bk := &book{ops: ops, mig: b.mig, doc: b.doc, now: h.Clock.Now}
 	docs, err := bk.indices(ctx, engine.LedgerQuery{})
 	if err != nil {
 		return nil, err
 	}
+	b.docs, b.book = docs, bk
 	for _, d := range docs {
 		if d.Finished || (d.Item != nil && d.Item.Prepared) || d.Method == string(migrate.Snapshot) {
 			b.prior[d.Target] = true
@@ -594,6 +597,9 @@ func (h Preflight) openLedger(ctx context.Context, c PreflightConfig) (*prefligh
 // the ledger has none, so a rerun keeps what its earlier run recorded.
 // The answer then carries the summary and where the rest is.
 func (h Preflight) record(ctx context.Context, c PreflightConfig, b *preflightBook, res *PreflightResult, shards map[string]int, srcIdx map[string]engine.IndexState) error {
+	if err := b.resume(ctx, res); err != nil {
+		return err
+	}
 	// The first write of the run, after every check passed.
 	if err := b.ops.EnsureLedger(ctx); err != nil {
 		return fmt.Errorf("target: %w", err)
@@ -673,3 +679,51 @@ func (h Preflight) record(ctx context.Context, c PreflightConfig, b *preflightBo
 
 // maxWarnings bounds the warnings an answer carries; the log has them all.
 const maxWarnings = 10
+
+// resume prepares a rerun of a migration the ledger holds: the selection
+// must still be what the ledger records (an index gone from it would stall
+// every later step), the snapshot is kept once an earlier run restored
+// from it (the restore recognises its own indices by their snapshot),
+// failed reindex parts start again with their attempts cleared (the
+// operator fixed the cause), and every index is verified again (the data
+// may have changed since). Nothing else of the earlier run's progress is
+// touched. It writes nothing when there is nothing to resume.
+func (b *preflightBook) resume(ctx context.Context, res *PreflightResult) error {
+	if !b.found {
+		return nil
+	}
+	selected := make(map[string]bool, len(res.Indices))
+	for _, m := range res.Indices {
+		selected[m.Source] = true
+	}
+	var gone []string
+	for _, d := range b.docs {
+		if !selected[d.Source] {
+			gone = append(gone, d.Source)
+		}
+	}
+	if len(gone) > 0 {
+		return failure.Validation("preflight", []string{fmt.Sprintf("migration %s's ledger holds %d indices this run no longer selects (%s): they were deleted or excluded since its earlier run; give this run another name (field migration) to start a new migration, nothing was written", b.name, len(gone), config.ShortList(gone))})
+	}
+	switch b.mig.Phase {
+	case ledger.PhaseRestore, ledger.PhaseReindex, ledger.PhaseVerify, ledger.PhaseReplicas:
+		if b.mig.Snapshot != "" && res.Snapshot != "" {
+			res.Snapshot = b.mig.Snapshot
+		}
+	}
+	for _, d := range b.docs {
+		d.Verified, d.Verdict = false, nil
+		if d.Item == nil {
+			continue
+		}
+		it := *d.Item
+		it.Parts = append([]reindex.Part(nil), it.Parts...)
+		for j := range it.Parts {
+			if it.Parts[j].State == reindex.Failed {
+				it.Parts[j].Retry()
+			}
+		}
+		d.Item = &it
+	}
+	return b.book.save(ctx, b.docs)
+}

@@ -534,6 +534,10 @@ func (h Reindex) createTarget(ctx context.Context, tgt ReindexOps, it *reindex.I
 	return fmt.Errorf("reindex %s -> %s: the target refused the index's settings 20 times; dropped so far: %s", it.Source, it.Target, strings.Join(cr.Dropped, ", "))
 }
 
+// errTargetGone says a prepared target index no longer exists; the item
+// was sent back to the start.
+var errTargetGone = errors.New("target index gone")
+
 // markOwned adds _meta.essnap.migration to a mapping (keeping the source's
 // own _meta), so every later step can tell the index is this migration's.
 func markOwned(mappings map[string]any, migration string) map[string]any {
@@ -588,9 +592,6 @@ func (h Reindex) advance(ctx context.Context, tgt ReindexOps, plan *reindex.Plan
 	owned := map[int]bool{}
 	ours := func(i int) (bool, error) {
 		it := plan.Items[i]
-		if it.Existing {
-			return m.Strategy == migrate.Pull, nil
-		}
 		if v, ok := owned[i]; ok {
 			return v, nil
 		}
@@ -598,12 +599,28 @@ func (h Reindex) advance(ctx context.Context, tgt ReindexOps, plan *reindex.Plan
 		if err != nil {
 			return false, fmt.Errorf("reindex %s -> %s: target: %w", it.Source, it.Target, err)
 		}
-		owned[i] = exists && owner == m.Migration
+		if !exists {
+			// Removed since it was prepared (an operator deleted a
+			// half-copied target, or the poller's index with a wrong
+			// mapping, before a rerun): create it again and copy every
+			// part again.
+			h.Log.WarnContext(ctx, "reindex: the target index is gone; it is created and copied again", "index", it.Target)
+			plan.Items[i].Restart()
+			return false, errTargetGone
+		}
+		// Pull into the poller's index is the one write into an index
+		// essnap did not create.
+		owned[i] = owner == m.Migration || (it.Existing && m.Strategy == migrate.Pull)
 		return owned[i], nil
 	}
 	for _, r := range plan.Startable() {
 		it := plan.Items[r.Item]
-		if ok, err := ours(r.Item); err != nil {
+		if !it.Prepared {
+			continue // restarted by an earlier part of this loop
+		}
+		if ok, err := ours(r.Item); errors.Is(err, errTargetGone) {
+			continue
+		} else if err != nil {
 			return err
 		} else if !ok {
 			return failure.IndexConflict(fmt.Sprintf("reindex %s -> %s: the target index is not this migration's (no _meta.essnap.migration %s) although the ledger says it prepared it; nothing was written to it: the ledger was changed by hand or the index replaced; remove the index or run a new migration", it.Source, it.Target, m.Migration))
@@ -626,7 +643,9 @@ func (h Reindex) advance(ctx context.Context, tgt ReindexOps, plan *reindex.Plan
 		}
 		var after, aliases map[string]any
 		if !it.Existing {
-			if ok, err := ours(i); err != nil {
+			if ok, err := ours(i); errors.Is(err, errTargetGone) {
+				continue
+			} else if err != nil {
 				return err
 			} else if !ok {
 				return failure.IndexConflict(fmt.Sprintf("reindex %s -> %s: the target index is not this migration's; its settings and aliases are left alone", it.Source, it.Target))

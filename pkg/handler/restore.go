@@ -296,11 +296,21 @@ func (h Restore) migrationReplicas(ctx context.Context, c RestoreConfig) (engine
 		return engine.RestoreResult{}, h.fail(ctx, "restore", err)
 	}
 	st := engine.ReplicasResult{Done: true}
-	if len(docs) > 0 {
-		want := make(map[string]int, len(docs))
-		for _, d := range docs {
-			want[d.Target] = d.Replicas
+	want := make(map[string]int, len(docs))
+	for _, d := range docs {
+		if d.Item != nil && d.Item.Existing {
+			// The poller's own index (pull into an existing one): its
+			// settings are not essnap's to change.
+			d.ReplicasSet = true
+			continue
 		}
+		want[d.Target] = d.Replicas
+	}
+	if len(want) == 0 {
+		if err := b.save(ctx, docs); err != nil {
+			return engine.RestoreResult{}, h.fail(ctx, "restore", err)
+		}
+	} else {
 		if st, err = h.applyReplicas(ctx, ops, want, c.WaitSeconds); err != nil {
 			return engine.RestoreResult{}, h.fail(ctx, "restore", fmt.Errorf("migration %s: %w", c.Migration, err))
 		}

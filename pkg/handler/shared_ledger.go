@@ -185,10 +185,11 @@ func (b *book) update(ctx context.Context, f func(m *ledger.Migration)) error {
 		if err != nil || !found {
 			return fmt.Errorf("ledger: reread %s: %v", b.doc.ID, err)
 		}
-		b.doc = doc
-		if err := json.Unmarshal(doc.Source, &b.mig); err != nil {
-			return fmt.Errorf("ledger: %s: %w", b.doc.ID, err)
+		var fresh ledger.Migration
+		if err := json.Unmarshal(doc.Source, &fresh); err != nil {
+			return fmt.Errorf("ledger: %s: %w", doc.ID, err)
 		}
+		b.doc, b.mig = doc, fresh
 	}
 	return fmt.Errorf("ledger: %s keeps changing: %w", b.doc.ID, failure.ErrLedgerConflict)
 }

@@ -417,3 +417,19 @@ func (it Item) CheckParts() string {
 	}
 	return ""
 }
+
+// Restart sends an item back to the start: its target index is to be
+// created again and every part copied again (op_type create skips what is
+// already there), as when the target index was removed after a failure.
+func (it *Item) Restart() {
+	it.Prepared, it.Finished, it.Existing = false, false, false
+	for i := range it.Parts {
+		it.Parts[i].Retry()
+	}
+}
+
+// Retry sends a part back to pending with its attempts and counts cleared,
+// for a rerun of the migration after the cause of its failure was fixed.
+func (p *Part) Retry() {
+	*p = Part{Gte: p.Gte, Lt: p.Lt, Missing: p.Missing, State: Pending}
+}

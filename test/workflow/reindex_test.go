@@ -113,6 +113,27 @@ func TestReindexMappingConflict(t *testing.T) {
 	if x.entered("Verify") {
 		t.Fatal("the workflow went on to verify")
 	}
+	// The failure went through the cleanup step, which recorded it.
+	if !x.entered("Cleanup") {
+		t.Fatal("the failure did not go through the cleanup step")
+	}
+	_, m := req(t, "GET", tgt+"/.essnap-ledger/_search?q=kind:migration%20AND%20status:failed", "")
+	if !strings.Contains(fmt.Sprint(m), "step:Reindex") || !strings.Contains(fmt.Sprint(m), "ReindexFailedError") {
+		t.Fatalf("the ledger does not record the failure: %v", m)
+	}
+	// The operator fixes the cause (removes the target index with the wrong
+	// mapping) and runs the same input again: the migration resumes from
+	// the ledger, creates the index again and copies every document once.
+	mustReq(t, "DELETE", tgt+"/wf-conflict-map", "")
+	again := run(t, input(t, src, tgt, "pull", "wf-conflict-map"), runOptions{})
+	succeeded(t, again)
+	if !strings.Contains(string(again.Result.Output), `"resumed":true`) {
+		t.Fatalf("the rerun did not resume: %.600s", again.Result.Output)
+	}
+	got := ids(t, tgt, "wf-conflict-map")
+	if len(got) != 500 {
+		t.Fatalf("%d documents after the rerun, want 500", len(got))
+	}
 }
 
 // Refusals before anything is written: an index with _source disabled (its
