@@ -125,7 +125,12 @@ func TestReindexMappingConflict(t *testing.T) {
 	// mapping) and runs the same input again: the migration resumes from
 	// the ledger, creates the index again and copies every document once.
 	mustReq(t, "DELETE", tgt+"/wf-conflict-map", "")
-	again := run(t, input(t, src, tgt, "pull", "wf-conflict-map"), runOptions{})
+	again := run(t, input(t, src, tgt, "pull", "wf-conflict-map"), runOptions{timeout: 2 * time.Minute, onEvent: func(e event) any {
+		if e.Event == "switch_requested" {
+			return switched(e) // no poller writes in this test
+		}
+		return nil
+	}})
 	succeeded(t, again)
 	if !strings.Contains(string(again.Result.Output), `"resumed":true`) {
 		t.Fatalf("the rerun did not resume: %.600s", again.Result.Output)
